@@ -1,0 +1,313 @@
+"""Typed run configuration, validated before any work starts.
+
+One `TrainConfig` describes every variant in both papers; presets live in `configs/`.
+Every field has a docstring. Bad input raises `ConfigError` with ONE line naming the
+field, the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
+IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10", "lsun-bedroom", "folder")
+DATASETS = TOY_DATASETS + IMAGE_DATASETS
+ARCHS = ("toy", "dcgan", "mlp")
+LOSSES = ("wgan", "gan", "gan-ns")
+OPTIMIZERS = ("rmsprop", "adam")
+NORMS = ("batch", "layer", "none")
+SCHEDULES = ("constant", "wgan")
+DEVICES = ("auto", "cpu", "cuda")
+IMAGE_SIZES = {"dcgan": (32, 64), "mlp": (28, 32, 64)}
+
+
+class ConfigError(ValueError):
+    """A bad configuration value. The message is one line: field, value, what is allowed."""
+
+
+@dataclass
+class TrainConfig:
+    # --- run ---
+    seed: int = 0
+    """Seed for every random number in the run (torch, data order). Same seed on CPU -> same numbers."""
+    device: str = "auto"
+    """'auto' (CUDA when present, else CPU), 'cpu' or 'cuda'."""
+    out_dir: str = "runs/default"
+    """Folder for checkpoints, DVCLive logs, metrics history and sample grids."""
+
+    # --- data ---
+    dataset: str = "8gaussians"
+    """One of 8gaussians, 25gaussians, swissroll (WGAN-GP toy code), mnist, fashion-mnist, cifar10,
+    lsun-bedroom, folder (any image folder, see `data_dir`)."""
+    data_root: str | None = None
+    """Where datasets live. None: $WGAN_REPRO_DATA, else ./data."""
+    data_dir: str | None = None
+    """Image folder for dataset='folder' (images anywhere below it)."""
+    download: bool = False
+    """Allow torchvision to download MNIST/Fashion-MNIST/CIFAR-10 when they are not found."""
+    image_size: int = 32
+    """Side of the square images in pixels (28, 32 or 64; DCGAN needs 32 or 64). Ignored for toy data."""
+
+    # --- models ---
+    arch: str = "toy"
+    """'toy' (WGAN-GP toy MLPs, 3 x dim ReLU), 'dcgan' (Radford et al.), 'mlp' (WGAN §4: 4 x dim ReLU)."""
+    dim: int = 512
+    """Width: hidden units for toy/mlp, base channel count for dcgan (paper: 512 toy/mlp, 64 dcgan)."""
+    z_dim: int | None = None
+    """Noise dimension. None: 2 for toy (WGAN-GP toy code), 100 for dcgan/mlp."""
+    g_batchnorm: bool = True
+    """Batch norm in the generator (False = the WGAN paper's 'no BN' generator, Fig. 6)."""
+    d_norm: str = "batch"
+    """Normalisation in the critic: 'batch', 'layer' or 'none'. 'batch' with a gradient penalty
+    needs allow_batchnorm_with_gp (WGAN-GP §4: the penalty is per example, batch norm is not)."""
+    allow_batchnorm_with_gp: bool = False
+    """Explicitly allow d_norm='batch' together with gp_weight > 0."""
+
+    # --- objective and Lipschitz method ---
+    loss: str = "wgan"
+    """'wgan' (critic maximises E f(x) - E f(G(z))), 'gan' (minimax), 'gan-ns' (non-saturating G)."""
+    clip_value: float | None = None
+    """Weight clipping to [-c, c] after every critic step (WGAN Alg. 1: c = 0.01). None: no clipping."""
+    gp_weight: float = 0.0
+    """Gradient-penalty weight lambda (WGAN-GP Alg. 1: 10). 0: no penalty."""
+    gp_one_sided: bool = False
+    """Penalise only gradient norms above 1: lambda * max(0, ||grad|| - 1)^2."""
+    allow_clip_with_gp: bool = False
+    """Explicitly allow weight clipping and a gradient penalty in the same run."""
+
+    # --- optimisation ---
+    optimizer: str = "rmsprop"
+    """'rmsprop' (WGAN) or 'adam' (WGAN-GP)."""
+    lr_g: float = 5e-5
+    """Generator learning rate (WGAN: 5e-5; WGAN-GP: 1e-4)."""
+    lr_d: float = 5e-5
+    """Critic learning rate."""
+    beta1: float = 0.5
+    """Adam beta1 (WGAN-GP paper Alg. 1: 0; its official DCGAN/toy code: 0.5)."""
+    beta2: float = 0.9
+    """Adam beta2 (WGAN-GP: 0.9)."""
+    batch_size: int = 64
+    """Examples per critic and generator step (both papers: 64; WGAN-GP toy code: 256)."""
+    n_critic: int = 5
+    """Critic steps per generator iteration (both papers: 5)."""
+    critic_schedule: str = "constant"
+    """'constant' (n_critic every iteration) or 'wgan' (the WGAN code: 100 critic steps for the
+    first 25 generator iterations and every 500th, n_critic otherwise)."""
+    iterations: int = 1000
+    """Generator iterations to train for."""
+
+    # --- logging and checkpoints ---
+    log_every: int = 1
+    """Log metrics every this many generator iterations."""
+    sample_every: int = 500
+    """Save a fixed-noise sample figure every this many generator iterations (0: only at the end)."""
+    checkpoint_every: int = 500
+    """Write a checkpoint every this many generator iterations (0: only at the end)."""
+    keep_checkpoints: bool = False
+    """Keep every checkpoint as ckpt_XXXXXX.pt besides last.pt (e.g. to score them later)."""
+    resume: bool = False
+    """Continue from out_dir/checkpoints/last.pt when it exists."""
+    progress: bool = True
+    """Show a tqdm progress bar."""
+    dvclive: bool = True
+    """Log through DVCLive to out_dir/dvclive (for `dvc plots`)."""
+
+    # ------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def is_toy(self) -> bool:
+        return self.dataset in TOY_DATASETS
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.dataset in ("mnist", "fashion-mnist") else 3
+
+    @property
+    def noise_dim(self) -> int:
+        if self.z_dim is not None:
+            return self.z_dim
+        return 2 if self.arch == "toy" else 100
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _fail(name: str, value, allowed: str) -> typing.NoReturn:
+    raise ConfigError(f"{name}={value!r} is not allowed: {allowed}")
+
+
+def _choice(cfg, name: str, choices) -> None:
+    v = getattr(cfg, name)
+    if v not in choices:
+        _fail(name, v, "one of " + ", ".join(map(str, choices)))
+
+
+def _positive(cfg, name: str, strict: bool = True) -> None:
+    v = getattr(cfg, name)
+    if (v <= 0 if strict else v < 0) or (isinstance(v, float) and not math.isfinite(v)):
+        _fail(name, v, "must be " + ("> 0" if strict else ">= 0"))
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Check types, ranges and combinations; raise ConfigError on the first problem."""
+    for f in dataclasses.fields(cfg):
+        setattr(cfg, f.name, _coerce(f.name, getattr(cfg, f.name), f.type))
+    _choice(cfg, "dataset", DATASETS)
+    _choice(cfg, "arch", ARCHS)
+    _choice(cfg, "loss", LOSSES)
+    _choice(cfg, "optimizer", OPTIMIZERS)
+    _choice(cfg, "d_norm", NORMS)
+    _choice(cfg, "critic_schedule", SCHEDULES)
+    _choice(cfg, "device", DEVICES)
+    for name in ("lr_g", "lr_d", "batch_size", "iterations", "dim"):
+        _positive(cfg, name)
+    for name in ("gp_weight", "log_every", "sample_every", "checkpoint_every"):
+        _positive(cfg, name, strict=False)
+    if cfg.log_every < 1:
+        _fail("log_every", cfg.log_every, "must be >= 1")
+    if cfg.n_critic < 1:
+        _fail("n_critic", cfg.n_critic, "must be >= 1")
+    if cfg.z_dim is not None and cfg.z_dim < 1:
+        _fail("z_dim", cfg.z_dim, "must be >= 1 (or null for the architecture's default)")
+    if cfg.clip_value is not None and not (cfg.clip_value > 0 and math.isfinite(cfg.clip_value)):
+        _fail("clip_value", cfg.clip_value, "must be > 0 (or null for no clipping)")
+    for name in ("beta1", "beta2"):
+        v = getattr(cfg, name)
+        if not 0 <= v < 1:
+            _fail(name, v, "must be in [0, 1)")
+    if cfg.clip_value is not None and cfg.gp_weight > 0 and not cfg.allow_clip_with_gp:
+        _fail("clip_value", cfg.clip_value, "clipping together with gp_weight > 0 needs "
+              "allow_clip_with_gp=true (pick one Lipschitz method)")
+    if cfg.gp_weight > 0 and cfg.d_norm == "batch" and not cfg.allow_batchnorm_with_gp:
+        _fail("d_norm", cfg.d_norm, "a gradient-penalty critic takes 'layer' or 'none' "
+              "(WGAN-GP §4), or set allow_batchnorm_with_gp=true")
+    if cfg.is_toy and cfg.arch != "toy":
+        _fail("arch", cfg.arch, f"toy dataset {cfg.dataset!r} needs arch 'toy'")
+    if not cfg.is_toy:
+        if cfg.arch == "toy":
+            _fail("arch", cfg.arch, f"image dataset {cfg.dataset!r} needs 'dcgan' or 'mlp'")
+        sizes = IMAGE_SIZES[cfg.arch]
+        if cfg.image_size not in sizes:
+            _fail("image_size", cfg.image_size,
+                  f"arch {cfg.arch!r} supports " + ", ".join(map(str, sizes)))
+    if cfg.dataset == "folder" and not cfg.data_dir:
+        _fail("data_dir", cfg.data_dir, "dataset 'folder' needs data_dir (a folder of images)")
+
+
+# ---------------------------------------------------------------------- type coercion
+def _coerce(name: str, value, annotation):
+    """Return `value` as the field's type or raise ConfigError.
+
+    YAML 1.1 reads `1e-4` (no dot) as a string: numeric strings are accepted for float fields.
+    """
+    hint = _resolve(annotation)
+    optional = type(None) in hint
+    base = [h for h in hint if h is not type(None)][0]
+    if value is None:
+        if optional:
+            return None
+        _fail(name, value, f"must be a {base.__name__}")
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        _fail(name, value, "must be true or false")
+    if base is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        _fail(name, value, "must be an integer" + (" or null" if optional else ""))
+    if base is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        _fail(name, value, "must be a number" + (" or null" if optional else ""))
+    if base is str:
+        if isinstance(value, str):
+            return value
+        _fail(name, value, "must be a string")
+    return value
+
+
+_HINTS: dict = {}
+
+
+def _resolve(annotation) -> tuple:
+    """A field annotation (a string under `from __future__ import annotations`) -> its types."""
+    if isinstance(annotation, str):
+        if not _HINTS:
+            _HINTS.update({f.type: h for f, h in zip(dataclasses.fields(TrainConfig),
+                                                      typing.get_type_hints(TrainConfig).values())})
+        annotation = _HINTS[annotation]
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+# ---------------------------------------------------------------------- loading
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """'key=value' -> (key, YAML-parsed value)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not allowed: use key=value")
+    key, raw = text.split("=", 1)
+    return key.strip(), yaml.safe_load(raw) if raw.strip() else None
+
+
+def config_from_dict(values: dict, overrides: list[str] | dict | None = None) -> TrainConfig:
+    """Build a validated TrainConfig from a dict plus optional 'key=value' overrides."""
+    merged = dict(values or {})
+    if isinstance(overrides, dict):
+        merged.update(overrides)
+    else:
+        merged.update(dict(parse_override(o) for o in overrides or []))
+    for key in merged:
+        if key not in FIELD_NAMES:
+            close = [n for n in FIELD_NAMES if n.split("_")[0] == key.split("_")[0]]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ConfigError(f"{key}={merged[key]!r} is not allowed: unknown field{hint}; "
+                              f"known fields: {', '.join(FIELD_NAMES)}")
+    return TrainConfig(**merged)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> TrainConfig:
+    """Load a YAML preset (flat mapping of TrainConfig fields) and apply overrides."""
+    values: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config={str(path)!r} is not allowed: no such file")
+        values = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"config={str(path)!r} is not allowed: must hold a mapping of fields")
+    return config_from_dict(values, overrides)
+
+
+def field_docs() -> dict[str, str]:
+    """Field name -> its docstring, read from this file (for --help and docs)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(TrainConfig))
+    docs, body = {}, tree.body[0].body
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            docs[node.target.id] = " ".join(str(nxt.value.value).split())
+    return docs
+
+
+__all__ = ["TrainConfig", "ConfigError", "load_config", "config_from_dict", "field_docs"]

@@ -1,0 +1,343 @@
+"""Data: the WGAN-GP toy mixtures and image datasets, scaled to [-1, 1].
+
+Toy samplers follow the WGAN-GP toy code (`gan_toy.py`): same centres, scales and noise.
+Image datasets come through torchvision. Where data is looked for:
+    argument `data_root` > $WGAN_REPRO_DATA > ./data
+Sources may be read-only: anything that must be extracted or converted is written to the
+project's cache ($WGAN_REPRO_CACHE, else ~/.cache/wgan-repro), never into the source.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset could not be found or fetched; the message says where we looked and what to do."""
+
+
+# ---------------------------------------------------------------------- roots
+def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
+    """argument > $WGAN_REPRO_DATA > ./data"""
+    if data_root:
+        return Path(data_root).expanduser()
+    if os.environ.get("WGAN_REPRO_DATA"):
+        return Path(os.environ["WGAN_REPRO_DATA"]).expanduser()
+    return Path("data")
+
+
+def cache_dir() -> Path:
+    """Writable cache for extracted data, tensors, weights and reference statistics."""
+    path = Path(os.environ.get("WGAN_REPRO_CACHE", Path.home() / ".cache" / "wgan-repro")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------- toy mixtures
+@dataclass(frozen=True)
+class ToyMixture:
+    """Mode centres and per-coordinate standard deviation of a toy set, after its scaling."""
+
+    centers: torch.Tensor  # (K, 2)
+    sigma: float
+
+
+def toy_mixture(name: str) -> ToyMixture:
+    """Centres and noise of the WGAN-GP toy mixtures (the swiss roll has no discrete modes)."""
+    if name == "8gaussians":
+        s = 1.0 / math.sqrt(2)
+        c = torch.tensor([(1, 0), (-1, 0), (0, 1), (0, -1), (s, s), (s, -s), (-s, s), (-s, -s)],
+                         dtype=torch.float32)
+        # gan_toy.py: centres * 2, noise 0.02, then everything / 1.414
+        return ToyMixture(c * 2.0 / 1.414, 0.02 / 1.414)
+    if name == "25gaussians":
+        c = torch.tensor([(2.0 * i, 2.0 * j) for i in range(-2, 3) for j in range(-2, 3)])
+        # gan_toy.py: grid spacing 2, noise 0.05, then everything / 2.828
+        return ToyMixture(c / 2.828, 0.05 / 2.828)
+    raise ValueError(f"dataset={name!r} is not allowed: toy mixtures are 8gaussians, 25gaussians")
+
+
+def sample_toy(name: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """n points (n, 2) from a toy distribution, using torch's RNG (seeded by the caller)."""
+    if name in ("8gaussians", "25gaussians"):
+        mix = toy_mixture(name)
+        idx = torch.randint(len(mix.centers), (n,), generator=generator)
+        return mix.centers[idx] + mix.sigma * torch.randn(n, 2, generator=generator)
+    if name == "swissroll":
+        # sklearn.datasets.make_swiss_roll(noise=0.25), coordinates (x, z), / 7.5 as in gan_toy.py
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
+        xyz = torch.stack([t * torch.cos(t), 21 * torch.rand(n, generator=generator), t * torch.sin(t)], 1)
+        xyz = xyz + 0.25 * torch.randn(n, 3, generator=generator)
+        return xyz[:, [0, 2]] / 7.5
+    raise ValueError(f"dataset={name!r} is not allowed: one of 8gaussians, 25gaussians, swissroll")
+
+
+# ---------------------------------------------------------------------- image datasets
+def _writable(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+        return True
+    except OSError:
+        return False
+
+
+def _not_found(name: str, looked: list[Path], how: str) -> DataNotFoundError:
+    places = "; ".join(str(p) for p in looked)
+    return DataNotFoundError(
+        f"{name} not found. Looked in: {places}. {how} Or set WGAN_REPRO_DATA / data_root to a "
+        f"folder holding it, or pass download=true on a machine with internet."
+    )
+
+
+_MNIST_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+
+
+def _load_mnist_like(name: str, root: Path, download: bool) -> torch.Tensor:
+    """uint8 (N, 1, 28, 28) training images of MNIST or Fashion-MNIST."""
+    from torchvision import datasets
+
+    folder = _MNIST_CLASSES[name]
+    cls = getattr(datasets, folder)
+    work = cache_dir() / "torchvision"
+    looked = [root / folder / "raw", work / folder / "raw"]
+    source = next((p for p in looked if p.is_dir() and any(p.glob("train-images*"))), None)
+    if source is not None and source != work / folder / "raw":
+        # torchvision extracts next to the .gz files: copy them into our writable cache first
+        dest = work / folder / "raw"
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in source.iterdir():
+            if f.is_file() and not (dest / f.name).exists():
+                shutil.copy2(f, dest / f.name)
+    elif source is None and not download:
+        raise _not_found(name, looked, f"Expected torchvision's layout {folder}/raw/*-ubyte.gz.")
+    # With the .gz files present torchvision verifies their MD5s and extracts without a download.
+    ds = cls(str(work), train=True, download=True)
+    return ds.data.unsqueeze(1).contiguous()
+
+
+def _load_cifar10(root: Path, download: bool) -> torch.Tensor:
+    """uint8 (50000, 3, 32, 32) CIFAR-10 training images in the official order."""
+    from torchvision import datasets
+
+    torchvision_dir = root / "cifar-10-batches-py"
+    folder = root / "cifar10" / "train"
+    if torchvision_dir.is_dir():
+        ds = datasets.CIFAR10(str(root), train=True, download=False)
+        return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+    if folder.is_dir():
+        return _load_cifar10_folder(folder)
+    if download:
+        work = cache_dir() / "torchvision"
+        ds = datasets.CIFAR10(str(work), train=True, download=True)
+        return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+    raise _not_found("cifar10", [torchvision_dir, folder],
+                     "Expected torchvision's cifar-10-batches-py/ or cifar10/train/<class>/<index>.png.")
+
+
+def _load_cifar10_folder(folder: Path) -> torch.Tensor:
+    """The shared ImageFolder layout: <class>/<NNNNN>.png, NNNNN the official index."""
+    from PIL import Image
+
+    files = sorted(folder.glob("*/*.png"), key=lambda p: p.stem)
+    if not files:
+        raise DataNotFoundError(f"cifar10 folder {folder} holds no <class>/*.png images")
+    out = torch.empty(len(files), 3, 32, 32, dtype=torch.uint8)
+    for i, f in enumerate(files):
+        with Image.open(f) as im:
+            out[i] = torch.from_numpy(np.asarray(im.convert("RGB"))).permute(2, 0, 1)
+    return out
+
+
+def _resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    from torchvision.transforms.v2 import functional as TF
+
+    out = []
+    for chunk in images.split(4096):
+        out.append(TF.resize(chunk, [size, size], antialias=True))
+    return torch.cat(out)
+
+
+def load_image_tensor(name: str, image_size: int, data_root=None, download: bool = False) -> torch.Tensor:
+    """All training images of mnist / fashion-mnist / cifar10 as uint8 (N, C, S, S), cached.
+
+    The cache file is keyed by dataset, size and source folder, so a second call is a load.
+    """
+    if name not in ("mnist", "fashion-mnist", "cifar10"):
+        raise ValueError(f"dataset={name!r} is not allowed here: mnist, fashion-mnist or cifar10 "
+                         f"(lsun-bedroom and folder are read lazily, see image_dataset)")
+    root = resolve_data_root(data_root)
+    key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]
+    path = cache_dir() / "tensors" / f"{name}-train-{image_size}px-{key}.pt"
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    images = _load_cifar10(root, download) if name == "cifar10" else _load_mnist_like(name, root, download)
+    images = _resize_uint8(images, image_size)
+    atomic_save(images, path)
+    return images
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """Every image below a folder (recursively, sorted), as uint8 (C, S, S) centre-cropped squares."""
+
+    def __init__(self, folder: str | os.PathLike, image_size: int, channels: int = 3):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise DataNotFoundError(f"data_dir={str(folder)!r}: no such folder")
+        self.files = sorted(p for p in self.folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not self.files:
+            raise DataNotFoundError(f"data_dir={str(folder)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        self.image_size, self.channels = image_size, channels
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        from PIL import Image
+
+        with Image.open(self.files[i]) as im:
+            return pil_to_square_uint8(im, self.image_size, self.channels)
+
+
+def pil_to_square_uint8(im, size: int, channels: int = 3) -> torch.Tensor:
+    """Centre crop to a square, resize (antialiased) and return uint8 (C, size, size)."""
+    from torchvision.transforms.v2 import functional as TF
+
+    im = im.convert("L" if channels == 1 else "RGB")
+    side = min(im.size)
+    im = TF.center_crop(im, [side, side]).resize((size, size), resample=3)  # 3 = BICUBIC
+    arr = torch.from_numpy(np.asarray(im).copy())
+    return arr.unsqueeze(0) if channels == 1 else arr.permute(2, 0, 1).contiguous()
+
+
+@contextmanager
+def _chdir(path: Path):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+class LSUNBedrooms(torch.utils.data.Dataset):
+    """LSUN bedrooms through torchvision's LSUN (lmdb at <root>/bedroom_train_lmdb)."""
+
+    def __init__(self, root: Path, image_size: int):
+        from torchvision import datasets
+
+        lmdb_dir = root / "bedroom_train_lmdb"
+        if not lmdb_dir.is_dir():
+            raise _not_found("lsun-bedroom", [lmdb_dir],
+                             "LSUN is not downloadable through torchvision: fetch bedroom_train_lmdb "
+                             "with the LSUN download script and place it there.")
+        # torchvision caches the lmdb key list as a file in the working directory: keep it in ours
+        keys_dir = cache_dir() / "lsun-keys"
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        with _chdir(keys_dir):
+            self.lsun = datasets.LSUN(str(root.resolve()), classes=["bedroom_train"])
+        self.image_size = image_size
+
+    def __len__(self) -> int:
+        return len(self.lsun)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        im, _ = self.lsun[i]
+        return pil_to_square_uint8(im, self.image_size, 3)
+
+
+def image_dataset(cfg) -> torch.Tensor | torch.utils.data.Dataset:
+    """The training images of `cfg`: a uint8 tensor (in memory) or a lazily-read Dataset."""
+    if cfg.dataset in ("mnist", "fashion-mnist", "cifar10"):
+        return load_image_tensor(cfg.dataset, cfg.image_size, cfg.data_root, cfg.download)
+    if cfg.dataset == "lsun-bedroom":
+        return LSUNBedrooms(resolve_data_root(cfg.data_root), cfg.image_size)
+    if cfg.dataset == "folder":
+        return ImageFiles(cfg.data_dir, cfg.image_size, cfg.channels)
+    raise ValueError(f"dataset={cfg.dataset!r} is not an image dataset")
+
+
+def to_unit_range(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1] (the generators end in tanh)."""
+    return images_uint8.float().div(127.5).sub(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255], rounding as torchvision's save_image does."""
+    return images.detach().add(1).mul(127.5).add(0.5).clamp(0, 255).to(torch.uint8)
+
+
+# ---------------------------------------------------------------------- batch streams
+class BatchStream:
+    """Endless, seeded, resumable batches of real data.
+
+    Images: reshuffled each epoch with a permutation seeded by (seed, epoch); the position is
+    part of the state, so a resumed run sees exactly the batches an uninterrupted one would.
+    Toy data: fresh samples from torch's global RNG (saved in checkpoints by the trainer).
+    """
+
+    def __init__(self, cfg, device: torch.device):
+        self.cfg, self.device = cfg, device
+        self.epoch, self.pos = 0, 0
+        self.source = None if cfg.is_toy else image_dataset(cfg)
+        if self.source is not None and len(self.source) < cfg.batch_size:
+            raise ValueError(f"batch_size={cfg.batch_size} is not allowed: the dataset holds only "
+                             f"{len(self.source)} images")
+        self._perm = None
+
+    def _permutation(self) -> torch.Tensor:
+        if self._perm is None:
+            g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.epoch)
+            self._perm = torch.randperm(len(self.source), generator=g)
+        return self._perm
+
+    def next(self) -> torch.Tensor:
+        b = self.cfg.batch_size
+        if self.source is None:
+            return sample_toy(self.cfg.dataset, b).to(self.device)
+        if self.pos + b > len(self.source):  # drop the last incomplete batch, as drop_last=True
+            self.epoch, self.pos, self._perm = self.epoch + 1, 0, None
+        idx = self._permutation()[self.pos:self.pos + b]
+        self.pos += b
+        if isinstance(self.source, torch.Tensor):
+            batch = self.source[idx]
+        else:
+            batch = torch.stack([self.source[int(i)] for i in idx])
+        return to_unit_range(batch).to(self.device)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.pos, self._perm = state["epoch"], state["pos"], None

@@ -1,0 +1,84 @@
+"""Figures: sample grids, toy scatter + critic surfaces, curves with seed bands."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; notebooks display them inline anyway
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def save_image_grid(path: str | Path, images: torch.Tensor, nrow: int = 8) -> Path:
+    """images in [-1, 1], (B, C, H, W) -> PNG grid."""
+    from torchvision.utils import save_image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(images.detach().cpu().add(1).div(2).clamp(0, 1), path, nrow=nrow, padding=2)
+    return path
+
+
+def image_grid_array(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
+    """images in [-1, 1] -> (H, W, 3) float array for imshow."""
+    from torchvision.utils import make_grid
+
+    grid = make_grid(images.detach().cpu().add(1).div(2).clamp(0, 1), nrow=nrow, padding=2)
+    return grid.permute(1, 2, 0).numpy()
+
+
+@torch.no_grad()
+def critic_surface(critic: torch.nn.Module, lim: float = 2.0, n: int = 101):
+    """Critic values on an n x n grid over [-lim, lim]^2: (xs, ys, values)."""
+    xs = torch.linspace(-lim, lim, n)
+    gx, gy = torch.meshgrid(xs, xs, indexing="xy")
+    pts = torch.stack([gx.flatten(), gy.flatten()], 1)
+    device = next(critic.parameters()).device
+    was_training = critic.training
+    critic.eval()
+    values = critic(pts.to(device)).cpu().view(n, n)
+    critic.train(was_training)
+    return gx.numpy(), gy.numpy(), values.numpy()
+
+
+def draw_toy(ax, real: torch.Tensor, fake: torch.Tensor, critic=None, lim: float = 2.0, title: str = ""):
+    """WGAN-GP Fig. 1 style: critic value contours, real points (orange), generated (green)."""
+    if critic is not None:
+        gx, gy, values = critic_surface(critic, lim)
+        ax.contour(gx, gy, values, levels=15, cmap="viridis", linewidths=0.8)
+    ax.scatter(real[:, 0], real[:, 1], s=3, c="tab:orange", alpha=0.5, label="real")
+    ax.scatter(fake[:, 0].cpu(), fake[:, 1].cpu(), s=3, c="tab:green", alpha=0.6, label="generated")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def save_toy_figure(path: str | Path, real: torch.Tensor, fake: torch.Tensor, critic=None, title: str = "") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    draw_toy(ax, real, fake, critic, title=title)
+    ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def curves_with_bands(df, x: str, y: str, hue: str, ax=None, logy: bool = False, title: str = ""):
+    """Mean curve per `hue` with a band over seeds (seaborn's errorbar='sd')."""
+    import seaborn as sns
+
+    ax = ax or plt.gca()
+    sns.lineplot(data=df, x=x, y=y, hue=hue, errorbar="sd", ax=ax)
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    return ax
