@@ -310,4 +310,4 @@ def field_docs() -> dict[str, str]:
     return docs
 
 
-__all__ = ["TrainConfig", "ConfigError", "load_config", "config_from_dict", "field_docs"]
+__all__ = ["ConfigError", "TrainConfig", "config_from_dict", "field_docs", "load_config"]

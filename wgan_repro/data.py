@@ -174,7 +174,7 @@ def _load_cifar10_folder(folder: Path) -> torch.Tensor:
     out = torch.empty(len(files), 3, 32, 32, dtype=torch.uint8)
     for i, f in enumerate(files):
         with Image.open(f) as im:
-            out[i] = torch.from_numpy(np.asarray(im.convert("RGB"))).permute(2, 0, 1)
+            out[i] = torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)
     return out
 
 
@@ -251,6 +251,9 @@ def _chdir(path: Path):
         os.chdir(old)
 
 
+_OPEN_LSUN: dict = {}
+
+
 class LSUNBedrooms(torch.utils.data.Dataset):
     """LSUN bedrooms through torchvision's LSUN (lmdb at <root>/bedroom_train_lmdb)."""
 
@@ -265,8 +268,11 @@ class LSUNBedrooms(torch.utils.data.Dataset):
         # torchvision caches the lmdb key list as a file in the working directory: keep it in ours
         keys_dir = cache_dir() / "lsun-keys"
         keys_dir.mkdir(parents=True, exist_ok=True)
-        with _chdir(keys_dir):
-            self.lsun = datasets.LSUN(str(root.resolve()), classes=["bedroom_train"])
+        key = str(root.resolve())
+        if key not in _OPEN_LSUN:  # lmdb allows one open environment per path and process
+            with _chdir(keys_dir):
+                _OPEN_LSUN[key] = datasets.LSUN(key, classes=["bedroom_train"])
+        self.lsun = _OPEN_LSUN[key]
         self.image_size = image_size
 
     def __len__(self) -> int:

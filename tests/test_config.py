@@ -1,0 +1,95 @@
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from wgan_repro.config import ConfigError, TrainConfig, config_from_dict, load_config
+
+IMG = dict(dataset="cifar10", arch="dcgan")
+
+BAD = [
+    (dict(lr_g=0), "lr_g"),
+    (dict(lr_d=-1e-4), "lr_d"),
+    (dict(n_critic=0), "n_critic"),
+    (dict(clip_value=0), "clip_value"),
+    (dict(clip_value=-0.01), "clip_value"),
+    (dict(dataset="imagenet"), "dataset"),
+    (dict(arch="resnet"), "arch"),
+    (dict(loss="hinge"), "loss"),
+    (dict(optimizer="sgd"), "optimizer"),
+    (dict(IMG, image_size=28), "image_size"),
+    (dict(IMG, image_size=128), "image_size"),
+    (dict(dataset="mnist", arch="mlp", image_size=48), "image_size"),
+    (dict(clip_value=0.01, gp_weight=10.0, d_norm="none"), "clip_value"),
+    (dict(IMG, gp_weight=10.0, d_norm="batch"), "d_norm"),
+    (dict(n_critic="five"), "n_critic"),
+    (dict(lr_g="fast"), "lr_g"),
+    (dict(g_batchnorm="yes"), "g_batchnorm"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(beta1=1.0), "beta1"),
+    (dict(dataset="cifar10", arch="toy"), "arch"),
+    (dict(dataset="8gaussians", arch="dcgan"), "arch"),
+    (dict(dataset="folder", arch="dcgan"), "data_dir"),
+    (dict(critic_schedule="sometimes"), "critic_schedule"),
+    (dict(learning_rate=1e-4), "learning_rate"),
+]
+
+
+@pytest.mark.parametrize("values,field", BAD, ids=[f for _, f in BAD])
+def test_bad_config_gives_one_line_naming_field(values, field):
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(values)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{field}=")
+    assert "not allowed" in msg
+
+
+def test_allowed_messages_list_choices():
+    with pytest.raises(ConfigError, match="one of rmsprop, adam"):
+        config_from_dict({"optimizer": "sgd"})
+    with pytest.raises(ConfigError, match="supports 32, 64"):
+        config_from_dict(dict(IMG, image_size=28))
+
+
+def test_explicit_opt_ins_are_accepted():
+    cfg = config_from_dict(dict(clip_value=0.01, gp_weight=10.0, allow_clip_with_gp=True, d_norm="none"))
+    assert cfg.clip_value == 0.01 and cfg.gp_weight == 10.0
+    cfg = config_from_dict(dict(IMG, gp_weight=10.0, d_norm="batch", allow_batchnorm_with_gp=True))
+    assert cfg.d_norm == "batch"
+
+
+def test_yaml_1e_4_string_becomes_float(tmp_path):
+    # YAML 1.1 reads 1e-4 (no dot) as the string '1e-4'
+    assert yaml.safe_load("lr_g: 1e-4")["lr_g"] == "1e-4"
+    p = tmp_path / "c.yaml"
+    p.write_text("lr_g: 1e-4\nlr_d: 2e-4\n")
+    cfg = load_config(p)
+    assert cfg.lr_g == pytest.approx(1e-4) and isinstance(cfg.lr_g, float)
+    assert cfg.lr_d == pytest.approx(2e-4)
+
+
+def test_overrides_parse_yaml_values():
+    cfg = config_from_dict({}, ["n_critic=3", "clip_value=0.05", "g_batchnorm=false", "z_dim=null"])
+    assert (cfg.n_critic, cfg.clip_value, cfg.g_batchnorm, cfg.z_dim) == (3, 0.05, False, None)
+    with pytest.raises(ConfigError, match="key=value"):
+        config_from_dict({}, ["n_critic"])
+
+
+def test_missing_config_file():
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config("configs/nope.yaml")
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_presets_are_valid(path):
+    cfg = load_config(path)
+    assert isinstance(cfg, TrainConfig)
+
+
+def test_paper_presets_hold_paper_values():
+    wgan = load_config(REPO / "configs" / "cifar10_dcgan_wgan.yaml")
+    assert (wgan.optimizer, wgan.lr_d, wgan.clip_value, wgan.n_critic, wgan.batch_size) == (
+        "rmsprop", 5e-5, 0.01, 5, 64)
+    gp = load_config(REPO / "configs" / "cifar10_dcgan_wgan_gp.yaml")
+    assert (gp.optimizer, gp.lr_d, gp.gp_weight, gp.n_critic, gp.beta2, gp.d_norm) == (
+        "adam", 1e-4, 10.0, 5, 0.9, "layer")

@@ -1,0 +1,137 @@
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import REPO, tiny_toy_config
+from wgan_repro import objectives
+from wgan_repro.train import RunExistsError, TrainingDiverged, fit_critic_1d, read_history, train
+
+TIMING = {"seconds_per_iteration", "wall_time"}
+
+
+def curve(history):
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in history]
+
+
+def test_same_seed_same_numbers_different_seed_differs(tmp_path):
+    a = train(tiny_toy_config(tmp_path / "a", seed=3))
+    b = train(tiny_toy_config(tmp_path / "b", seed=3))
+    c = train(tiny_toy_config(tmp_path / "c", seed=4))
+    assert curve(a.history) == curve(b.history)
+    assert curve(a.history) != curve(c.history)
+    for pa, pb in zip(a.generator.parameters(), b.generator.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_logs_every_quantity_per_generator_iteration(tmp_path):
+    cfg = tiny_toy_config(tmp_path, iterations=6, sample_every=3)
+    res = train(cfg)
+    assert [r["iteration"] for r in res.history] == list(range(6))
+    keys = {"wasserstein_estimate", "loss_critic", "loss_generator", "gradient_penalty",
+            "critic_grad_norm_real", "critic_grad_norm_fake", "critic_grad_norm_interp",
+            "critic_weight_absmax", "seconds_per_iteration", "wall_time", "generator_grad_norm"}
+    assert keys <= set(res.history[0])
+    tsv = Path(cfg.out_dir) / "dvclive" / "plots" / "metrics" / "wasserstein_estimate.tsv"
+    assert len(tsv.read_text().splitlines()) == 1 + 6
+    assert sorted(p.name for p in (Path(cfg.out_dir) / "samples").glob("*.png")) == [
+        "iter_000003.png", "iter_000006.png"]
+
+
+def test_existing_run_is_not_overwritten_silently(tmp_path):
+    cfg = tiny_toy_config(tmp_path, iterations=4)
+    train(cfg)
+    with pytest.raises(RunExistsError, match="out_dir="):
+        train(cfg)
+    assert (Path(cfg.out_dir) / "checkpoints" / "last.pt").is_file()
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {repo!r})
+from tests.conftest import tiny_toy_config
+from pathlib import Path
+from wgan_repro import objectives, train as T
+calls = {{"n": 0}}
+original = objectives.generator_loss
+def dying(*a, **k):
+    calls["n"] += 1
+    if calls["n"] == {kill_at}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(*a, **k)
+objectives.generator_loss = dying
+T.train(tiny_toy_config(Path({tmp!r}), iterations={iters}, checkpoint_every=5))
+"""
+
+
+def test_kill_and_resume_equals_uninterrupted(tmp_path):
+    iters = 17
+    full = train(tiny_toy_config(tmp_path / "full", iterations=iters, checkpoint_every=5))
+    script = KILL_SCRIPT.format(repo=str(REPO), kill_at=13, tmp=str(tmp_path / "killed"), iters=iters)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    out = tmp_path / "killed" / "run"
+    ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
+    assert ckpt["iteration"] == 10
+    assert len(read_history(out)) == 12  # rows past the checkpoint exist before resuming
+    resumed = train(tiny_toy_config(tmp_path / "killed", iterations=iters, checkpoint_every=5, resume=True))
+    assert curve(resumed.history) == curve(full.history)
+    for pa, pb in zip(full.generator.parameters(), resumed.generator.parameters()):
+        assert torch.equal(pa, pb)
+    tsv = out / "dvclive" / "plots" / "metrics" / "wasserstein_estimate.tsv"
+    steps = [int(line.split("\t")[0]) for line in tsv.read_text().splitlines()[1:]]
+    assert steps == list(range(iters))
+
+
+def test_resume_refuses_a_changed_setting(tmp_path):
+    train(tiny_toy_config(tmp_path, iterations=4))
+    with pytest.raises(ValueError, match="lr_d=.*not allowed on resume"):
+        train(tiny_toy_config(tmp_path, iterations=8, resume=True, lr_d=1e-3))
+
+
+def test_nan_stops_with_clear_message_and_keeps_checkpoint(tmp_path, monkeypatch):
+    original = objectives.critic_loss
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        value = original(*args, **kwargs)
+        return value * float("nan") if calls["n"] > 2 * 6 else value  # n_critic=2: NaN at iteration 6
+
+    monkeypatch.setattr(objectives, "critic_loss", poisoned)
+    cfg = tiny_toy_config(tmp_path, iterations=12, checkpoint_every=4)
+    with pytest.raises(TrainingDiverged, match=r"critic loss is nan at generator iteration 6.*iteration 4"):
+        train(cfg)
+    ckpt = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", weights_only=False)
+    assert ckpt["iteration"] == 4
+    assert all(math.isfinite(v) for v in json.loads(
+        (Path(cfg.out_dir) / "history.jsonl").read_text().splitlines()[-1]).values())
+
+
+def test_one_dimensional_critic_estimates_w_within_10_percent():
+    _, estimate = fit_critic_1d(0.0, 3.0, loss="wgan", gp_weight=100.0, steps=1500)
+    assert estimate == pytest.approx(3.0, rel=0.10)
+
+
+def test_penalised_critic_overshoots_w_as_the_penalty_predicts():
+    # A critic of slope s between the two Gaussians gains 3 s and pays lambda (s - 1)^2, so the
+    # optimum is s = 1 + W / (2 lambda): with lambda = 10 the estimate is 3 * 1.15 = 3.45, not 3.
+    _, estimate = fit_critic_1d(0.0, 3.0, loss="wgan", gp_weight=10.0, steps=1500)
+    assert estimate == pytest.approx(3.0 * (1 + 3.0 / 20), rel=0.03)
+
+
+def test_clipping_keeps_every_critic_weight_inside_c_during_training(tmp_path):
+    cfg = tiny_toy_config(tmp_path, gp_weight=0.0, clip_value=0.01, optimizer="rmsprop", lr_d=5e-2,
+                          iterations=3)
+    res = train(cfg)
+    assert max(p.abs().max().item() for p in res.critic.parameters()) <= 0.01
+    assert res.history[-1]["critic_weight_at_clip"] > 0.5  # a big lr pushes weights to +-c
+
+
+def test_wgan_schedule_runs_100_critic_steps_first(tmp_path):
+    res = train(tiny_toy_config(tmp_path, critic_schedule="wgan", n_critic=5, iterations=2, dim=8))
+    assert [r["critic_steps"] for r in res.history] == [100, 100]
