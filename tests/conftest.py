@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,11 +8,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 
 
+# Each test session gets its own writable cache unless CI / the user set one.
+if "WGAN_REPRO_CACHE" not in os.environ:
+    os.environ["WGAN_REPRO_CACHE"] = tempfile.mkdtemp(prefix="wgan-repro-test-cache-")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test session gets its own writable cache unless CI/the user set one."""
-    if "WGAN_REPRO_CACHE" not in os.environ:
-        monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+def _threads():
     torch.set_num_threads(min(2, torch.get_num_threads()))
 
 

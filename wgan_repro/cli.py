@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fields", help="list every config field with its meaning and default")
     p.set_defaults(func=_fields)
 
+    from . import fidelity
+
+    fidelity.add_cli(sub)
+
     return parser
 
 
@@ -49,12 +53,13 @@ def _fields(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
     from .data import DataNotFoundError
+    from .fidelity import MetricsUnavailable
     from .train import RunExistsError, TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DataNotFoundError, RunExistsError, TrainingDiverged) as e:
+    except (ConfigError, DataNotFoundError, RunExistsError, TrainingDiverged, MetricsUnavailable) as e:
         print(f"wgan-repro: error: {e}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,106 @@
+"""FID/KID/IS: the offline weights mapping, input conversion, caching, seeding, IS honesty."""
+import pytest
+import torch
+
+from wgan_repro import fidelity
+from wgan_repro.models import DCGANGenerator
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return fidelity.offline_weights()
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("WGAN_REPRO_OFFLINE", "1")  # never try a download in tests
+
+
+def test_mapped_weights_give_the_torchscript_features(weights):
+    path, _ = weights
+    ours = fidelity.make_extractor(path)
+    reference = fidelity._load_torchscript(fidelity.torchscript_source())
+    torch.manual_seed(0)
+    x = torch.randint(0, 256, (3, 3, 299, 299), dtype=torch.uint8)
+    with torch.no_grad():
+        (a,) = ours(x)  # torch-fidelity's extractor: uint8 in, its own normalisation
+        b = reference((x.float() - 128) / 128)  # the TorchScript net takes normalised input
+    assert a.shape == b.shape == (3, 2048)
+    diff = (a - b).abs().max().item()
+    assert diff < 1e-4, diff  # observed: ~1e-6
+    assert a.abs().mean().item() > 0.05  # not a trivially zero feature vector
+
+
+def test_mapped_weights_are_cached_by_source_hash(weights):
+    path, digest = weights
+    assert digest[:16] in path.name and len(digest) == 64
+    mtime = path.stat().st_mtime_ns
+    again, _ = fidelity.offline_weights()
+    assert again == path and path.stat().st_mtime_ns == mtime
+
+
+def test_mapped_weights_cannot_produce_logits(weights):
+    ext = fidelity.make_extractor(weights[0], (fidelity.LOGITS,))
+    with torch.no_grad():
+        (logits,) = ext(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
+    assert torch.isnan(logits).all()
+
+
+def test_inputs_converted_as_torch_fidelity_expects():
+    gray = torch.tensor([-1.0, 0.0, 1.0]).view(1, 1, 1, 3)
+    rgb = fidelity.as_uint8_rgb(gray)
+    assert rgb.dtype == torch.uint8 and rgb.shape == (1, 3, 1, 3)
+    assert rgb[0, :, 0].tolist() == [[0, 128, 255]] * 3
+    with pytest.raises(ValueError, match="channels"):
+        fidelity.as_uint8_rgb(torch.zeros(1, 2, 4, 4))
+
+
+def _folder(tmp_path, n=12, seed=0):
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(seed)
+    for i in range(n):
+        arr = torch.randint(0, 256, (32, 32, 3), generator=g, dtype=torch.uint8).numpy()
+        Image.fromarray(arr).save(tmp_path / f"{i}.png")
+    return tmp_path
+
+
+def test_score_tensor_and_folder_with_cached_reference(tmp_path, monkeypatch):
+    (tmp_path / "ref").mkdir()
+    ref = _folder(tmp_path / "ref")
+    images = torch.randint(0, 256, (10, 3, 32, 32), dtype=torch.uint8)
+    out = fidelity.score(images, reference=str(ref), n_reference=None, kid_subset_size=10)
+    assert out["fid"] > 0 and out["kid_subset_size"] == 10
+    assert out["isc_mean"] is None and "logits" in out["isc_unavailable"]
+    assert out["n_samples"] == 10 and out["n_reference"] == 12
+
+    def no_reference_work(*a, **k):
+        raise AssertionError("reference features should come from the cache")
+
+    monkeypatch.setattr(fidelity, "reference_images", no_reference_work)
+    again = fidelity.score(images, reference=str(ref), n_reference=None, kid_subset_size=10)
+    assert again["fid"] == pytest.approx(out["fid"], rel=1e-9)
+    same = fidelity.score(ref, reference=str(ref), n_reference=None, kid_subset_size=10, isc=False)
+    assert abs(same["fid"]) < 1e-3  # a set against itself
+
+
+def test_score_generator_is_seeded(tmp_path):
+    ref = _folder(tmp_path)
+    torch.manual_seed(0)
+    g = DCGANGenerator(z_dim=8, channels=1, image_size=32, dim=8)  # grayscale: replicated to RGB
+    a = fidelity.score(g, reference=str(ref), n_reference=None, n_samples=10, kid_subset_size=10, seed=1, isc=False)
+    b = fidelity.score(g, reference=str(ref), n_reference=None, n_samples=10, kid_subset_size=10, seed=1, isc=False)
+    c = fidelity.score(g, reference=str(ref), n_reference=None, n_samples=10, kid_subset_size=10, seed=2, isc=False)
+    assert a["fid"] == b["fid"] and a["kid_mean"] == b["kid_mean"]
+    assert a["fid"] != c["fid"]
+
+
+def test_is_reported_unavailable_with_reason_offline(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    path, reason = fidelity.standard_weights()
+    assert path is None and "logits" in reason and str(tmp_path / "hub") in reason
+
+
+def test_bad_reference_is_one_line():
+    with pytest.raises(ValueError, match=r"^reference='imagenet' is not allowed: one of mnist-train"):
+        fidelity.reference_images("imagenet", 32, 10)
