@@ -32,9 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fields", help="list every config field with its meaning and default")
     p.set_defaults(func=_fields)
 
-    from . import fidelity
+    from . import fidelity, pipeline
 
     fidelity.add_cli(sub)
+    pipeline.add_cli(sub)
 
     return parser
 

@@ -1,0 +1,139 @@
+"""What the notebooks call: train a grid of variants x seeds, score them, decide verdicts.
+
+Notebooks stay thin (parameters, one call here, figures, verdict text); the logic lives here
+and is tested in tests/.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import config_from_dict
+from .train import TrainResult, train
+
+REPRODUCED, NOT_REPRODUCED, UNRESOLVED = "reproduced", "not reproduced", "not resolved at this scale"
+
+VERDICT_RULE = ("reproduced when the claimed-better variant's mean beats the other's by more than the "
+                "sum of their standard deviations over seeds; not reproduced when the opposite holds "
+                "by that margin; otherwise not resolved at this scale")
+
+
+def verdict(better: list[float], worse: list[float], higher_is_better: bool = True) -> str:
+    """Compare the variant the paper says is better against the other, over seeds (VERDICT_RULE)."""
+    b, w = np.asarray(better, float), np.asarray(worse, float)
+    if not higher_is_better:
+        b, w = -b, -w
+    margin = b.std() + w.std()
+    gap = b.mean() - w.mean()
+    if gap > margin and gap > 0:
+        return REPRODUCED
+    if -gap > margin and gap < 0:
+        return NOT_REPRODUCED
+    return UNRESOLVED
+
+
+def train_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: str | Path,
+               progress: bool = True) -> dict[tuple[str, int], TrainResult]:
+    """Train every (variant, seed); each run in out_root/<variant>/seed<k> (replaced if present)."""
+    results = {}
+    for name, overrides in variants.items():
+        for seed in seeds:
+            values = {**base, **overrides, "seed": seed, "out_dir": str(Path(out_root) / name / f"seed{seed}"),
+                      "progress": progress}
+            results[(name, seed)] = train(config_from_dict(values), overwrite=True)
+    return results
+
+
+def histories_frame(results: dict[tuple[str, int], TrainResult]) -> pd.DataFrame:
+    """Long table of every logged row with its variant and seed (for seaborn seed bands)."""
+    frames = []
+    for (name, seed), res in results.items():
+        df = pd.DataFrame(res.history)
+        df["variant"], df["seed"] = name, seed
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarize(rows: pd.DataFrame, by: str, columns: list[str]) -> dict:
+    """{variant: {col: {mean, std, values}}} over seeds."""
+    out = {}
+    for name, group in rows.groupby(by, sort=False):
+        out[name] = {c: {"mean": float(group[c].mean()), "std": float(group[c].std(ddof=0)),
+                         "values": [float(v) for v in group[c]]} for c in columns}
+    return out
+
+
+def write_metrics(out_dir: str | Path, metrics: dict) -> Path:
+    """results/<notebook>/metrics.json (DVC metrics); NaN/inf written as null."""
+    def clean(x):
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        if isinstance(x, (float, np.floating)):
+            return None if not math.isfinite(float(x)) else float(x)
+        if isinstance(x, np.integer):
+            return int(x)
+        return x
+
+    path = Path(out_dir) / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clean(metrics), indent=2) + "\n")
+    return path
+
+
+def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RULE) -> dict:
+    """One scorecard row."""
+    return {"claim": name, "paper": paper, "ours": ours, "verdict": result, "rule": rule}
+
+
+def critic_layer_weights(critic: torch.nn.Module) -> np.ndarray:
+    """All critic weight-matrix entries (not biases) as one array, for weight histograms."""
+    return torch.cat([p.detach().flatten().cpu() for n, p in critic.named_parameters() if n.endswith("weight")
+                      and p.dim() > 1]).numpy()
+
+
+def gan_generator_gradient_vs_discriminator_steps(cfg_values: dict, pretrain_iterations: int,
+                                                  d_steps: list[int], seed: int = 0, n_probe: int = 64) -> list[dict]:
+    """Arjovsky & Bottou 2017, Fig. 2: fix a (briefly trained) generator, train the GAN
+    discriminator alone for more and more steps, and measure the generator's gradient norm
+    under the minimax loss log(1 - D(G(z))) and the non-saturating -log D(G(z)).
+    """
+    from . import objectives
+    from .data import BatchStream
+    from .train import make_optimizer
+
+    cfg = config_from_dict({**cfg_values, "seed": seed, "iterations": max(pretrain_iterations, 1),
+                            "progress": False, "dvclive": False, "sample_every": 0, "checkpoint_every": 0})
+    base = train(cfg, overwrite=True)
+    g, d = base.generator, base.critic
+    device = next(g.parameters()).device
+    torch.manual_seed(seed + 1)
+    opt = make_optimizer(cfg, d.parameters(), cfg.lr_d)  # D continues from its jointly trained state
+    stream = BatchStream(cfg, device)
+    z_probe = torch.randn(n_probe, cfg.noise_dim, generator=torch.Generator().manual_seed(seed + 7)).to(device)
+    rows, done, loss = [], 0, None
+    g.eval()
+    for target in sorted(d_steps):
+        while done < target:
+            real = stream.next()
+            with torch.no_grad():
+                fake = g(torch.randn(cfg.batch_size, cfg.noise_dim, device=device))
+            loss = objectives.gan_discriminator_loss(d(real), d(fake))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            done += 1
+        row = {"discriminator_steps": target, "discriminator_loss": float(loss.detach()) if loss is not None else float("nan")}
+        for name, ns in (("minimax", False), ("non_saturating", True)):
+            g.zero_grad(set_to_none=True)
+            objectives.gan_generator_loss(d(g(z_probe)), non_saturating=ns).backward()
+            row[f"generator_grad_norm_{name}"] = math.sqrt(sum(float(p.grad.pow(2).sum())
+                                                               for p in g.parameters() if p.grad is not None))
+        rows.append(row)
+    return rows

@@ -1,0 +1,160 @@
+"""Profiles and `wgan-repro run-notebook NAME`: papermill with that notebook's parameters.
+
+A notebook's parameters = its profile's values (below), then the user's overrides from its
+section of params.yaml (`dvc exp run -S clipping_vs_gp.seeds=[0,1,2,3,4]`), then command-line
+`-p key value`. Unknown keys fail before anything runs.
+
+quick: the whole `dvc repro` on 2 CPU cores in well under 45 minutes, 3 seeds per comparison.
+paper: the papers' settings (WGAN: RMSProp 5e-5, c=0.01, n_critic 5, batch 64; WGAN-GP: Adam 1e-4,
+       beta=(0.5, 0.9), lambda=10, 100k+ generator iterations) -- a GPU job.
+tiny:  seconds per notebook; only for tests/test_notebooks.py.
+"""
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import yaml
+
+from .config import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+# notebook file stem -> its params.yaml section
+NOTEBOOKS = {
+    "00_divergences": "divergences",
+    "01_toy_mode_collapse": "toy_mode_collapse",
+    "03_clipping_vs_gp": "clipping_vs_gp",
+    "06_vanishing_gradients": "vanishing_gradients",
+    "99_scorecard": "scorecard",
+}
+
+PROFILES: dict[str, dict[str, dict]] = {
+    "quick": {
+        "divergences": {"steps": 1500, "seeds": [0, 1, 2]},
+        "toy_mode_collapse": {"datasets": ["8gaussians", "25gaussians"], "iterations": 500, "dim": 128,
+                              "batch_size": 256, "seeds": [0, 1, 2], "n_eval": 2500, "log_every": 5},
+        "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 16, "iterations": 250,
+                           "critic_schedule": "constant", "seeds": [0, 1, 2], "n_samples": 300,
+                           "n_reference": 600, "log_every": 5},
+        "vanishing_gradients": {"dataset": "mnist", "dim": 16, "pretrain_iterations": 30,
+                                "d_steps": [0, 10, 50, 200, 500], "seeds": [0, 1, 2]},
+        "scorecard": {},
+    },
+    "paper": {
+        "divergences": {"steps": 5000, "seeds": [0, 1, 2, 3, 4]},
+        "toy_mode_collapse": {"datasets": ["8gaussians", "25gaussians"], "iterations": 100_000, "dim": 512,
+                              "batch_size": 256, "seeds": [0, 1, 2, 3, 4], "n_eval": 2500, "log_every": 100},
+        "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 64, "iterations": 100_000,
+                           "critic_schedule": "wgan", "seeds": [0, 1, 2], "n_samples": 50_000,
+                           "n_reference": 50_000, "log_every": 100},
+        "vanishing_gradients": {"dataset": "mnist", "dim": 64, "pretrain_iterations": 1000,
+                                "d_steps": [0, 10, 100, 1000, 4000], "seeds": [0, 1, 2, 3, 4]},
+        "scorecard": {},
+    },
+    "tiny": {
+        "divergences": {"steps": 30, "seeds": [0, 1]},
+        "toy_mode_collapse": {"datasets": ["8gaussians"], "iterations": 4, "dim": 16, "batch_size": 64,
+                              "seeds": [0, 1], "n_eval": 200, "log_every": 1},
+        "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 8, "iterations": 3,
+                           "critic_schedule": "constant", "seeds": [0, 1], "n_samples": 8,
+                           "n_reference": 8, "log_every": 1},
+        "vanishing_gradients": {"dataset": "mnist", "dim": 8, "pretrain_iterations": 2, "d_steps": [0, 2],
+                                "seeds": [0, 1]},
+        "scorecard": {},
+    },
+}
+
+
+def read_params_file(path: Path = REPO / "params.yaml") -> dict:
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def notebook_parameters(name: str, profile: str | None = None, overrides: dict | None = None,
+                        params_file: Path = REPO / "params.yaml") -> dict:
+    """Resolved papermill parameters of notebook `name` (validated: unknown keys are an error)."""
+    if name not in NOTEBOOKS:
+        raise ConfigError(f"notebook={name!r} is not allowed: one of {', '.join(NOTEBOOKS)}")
+    file_params = read_params_file(params_file)
+    profile = profile or file_params.get("profile", "quick")
+    if profile not in PROFILES:
+        raise ConfigError(f"profile={profile!r} is not allowed: one of quick, paper (tiny: tests only)")
+    section = NOTEBOOKS[name]
+    params = copy.deepcopy(PROFILES[profile][section])
+    for source in (file_params.get(section) or {}, overrides or {}):
+        for key, value in source.items():
+            if key not in params and key != "dataset":
+                raise ConfigError(f"{section}.{key}={value!r} is not allowed: known keys are "
+                                  f"{', '.join(params) or '(none)'}")
+            if isinstance(value, str) and isinstance(params.get(key), float):
+                value = float(value)  # YAML 1.1 reads 1e-4 as a string
+            params[key] = value
+    params["profile"] = profile
+    return params
+
+
+def run_notebook(name: str, profile: str | None = None, overrides: dict | None = None,
+                 results_root: Path | str = REPO / "results", runs_root: Path | str = REPO / "runs",
+                 html: bool = True, params_file: Path = REPO / "params.yaml") -> Path:
+    """Execute notebooks/<name>.ipynb into <results_root>/<name>/<name>.ipynb (+ .html)."""
+    import papermill as pm
+
+    params = notebook_parameters(name, profile, overrides, params_file)
+    out_dir = Path(results_root) / name
+    out_dir.mkdir(parents=True, exist_ok=True)  # papermill does not create output folders
+    params.update(out_dir=str(Path(out_dir).resolve()), runs_dir=str((Path(runs_root) / name).resolve()),
+                  results_root=str(Path(results_root).resolve()))
+    output = out_dir / f"{name}.ipynb"
+    pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
+                        kernel_name="python3", cwd=str(REPO), progress_bar=False, log_output=False)
+    if html:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_filename(str(output))
+        (out_dir / f"{name}.html").write_text(body)
+    return output
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("run-notebook", help="execute one experiment notebook with papermill (a DVC stage)")
+    p.add_argument("name", help=", ".join(NOTEBOOKS))
+    p.add_argument("--profile", default=None, help="quick | paper (default: params.yaml's profile)")
+    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                   help="override one parameter (YAML value)")
+    p.add_argument("--results", default=str(REPO / "results"))
+    p.set_defaults(func=_cli_run_notebook)
+
+    p = sub.add_parser("prepare-data", help="datasets into the cache + reference features (the DVC data stage)")
+    p.add_argument("--profile", default=None)
+    p.add_argument("--manifest", default=str(REPO / "results" / "data" / "manifest.json"))
+    p.set_defaults(func=_cli_prepare_data)
+
+
+def _cli_run_notebook(args) -> int:
+    overrides = {k: yaml.safe_load(v) for k, v in args.param}
+    out = run_notebook(args.name, args.profile, overrides, results_root=args.results)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _cli_prepare_data(args) -> int:
+    import json
+
+    from .data import load_image_tensor
+    from .fidelity import reference_features
+
+    p03 = notebook_parameters("03_clipping_vs_gp", args.profile)
+    p06 = notebook_parameters("06_vanishing_gradients", args.profile)
+    manifest = {}
+    for name, size in ((p03["dataset"], p03["image_size"]), (p06["dataset"], 32)):
+        images = load_image_tensor(name, size)
+        manifest[f"{name}-{size}px"] = {"images": len(images), "shape": list(images.shape[1:])}
+    feats = reference_features(f"{p03['dataset']}-train", p03["image_size"], p03["n_reference"])
+    manifest[f"reference-{p03['dataset']}-train"] = {"images": len(feats), "features": feats.shape[1]}
+    Path(args.manifest).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.manifest).write_text(json.dumps(manifest, indent=2) + "\n")
+    print(json.dumps(manifest))
+    return 0
