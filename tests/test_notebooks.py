@@ -9,7 +9,10 @@ from wgan_repro.pipeline import NOTEBOOKS, notebook_parameters, run_notebook
 EXPECTED_KEYS = {
     "00_divergences": {"emd_example", "gan_grad_on_fakes_rel", "critic_grad_on_fakes_rel", "claims"},
     "01_toy_mode_collapse": {"8gaussians", "claims", "seeds"},
+    "02_generator_architectures": {"DCGAN / WGAN", "DCGAN no BN / GAN", "MLP / WGAN", "claims"},
     "03_clipping_vs_gp": {"WGAN (clip)", "WGAN-GP", "claims", "isc_unavailable"},
+    "04_rmsprop_vs_adam": {"clip + RMSProp", "clip + Adam", "GP + Adam", "claims"},
+    "05_meaningful_loss": {"rho_wgan", "rho_gan", "claims"},
     "06_vanishing_gradients": {"minimax_grad_ratio", "non_saturating_grad_ratio", "claims"},
     "99_scorecard": {"claims", "counts", "total"},
 }

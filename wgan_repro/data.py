@@ -200,12 +200,19 @@ def load_image_tensor(name: str, image_size: int, data_root=None, download: bool
     root = resolve_data_root(data_root)
     key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]
     path = cache_dir() / "tensors" / f"{name}-train-{image_size}px-{key}.pt"
+    if str(path) in _LOADED:  # many runs in one process (a notebook's grid) share one copy
+        return _LOADED[str(path)]
     if path.is_file():
-        return torch.load(path, weights_only=True)
-    images = _load_cifar10(root, download) if name == "cifar10" else _load_mnist_like(name, root, download)
-    images = _resize_uint8(images, image_size)
-    atomic_save(images, path)
+        images = torch.load(path, weights_only=True)
+    else:
+        images = _load_cifar10(root, download) if name == "cifar10" else _load_mnist_like(name, root, download)
+        images = _resize_uint8(images, image_size)
+        atomic_save(images, path)
+    _LOADED[str(path)] = images
     return images
+
+
+_LOADED: dict[str, torch.Tensor] = {}
 
 
 class ImageFiles(torch.utils.data.Dataset):

@@ -98,8 +98,8 @@ def critic_layer_weights(critic: torch.nn.Module) -> np.ndarray:
                       and p.dim() > 1]).numpy()
 
 
-def gan_generator_gradient_vs_discriminator_steps(cfg_values: dict, pretrain_iterations: int,
-                                                  d_steps: list[int], seed: int = 0, n_probe: int = 64) -> list[dict]:
+def gan_generator_gradient_vs_discriminator_steps(cfg_values: dict, pretrain_iterations: int, d_steps: list[int],
+                                                  seed: int = 0, n_probe: int = 64) -> list[dict]:
     """Arjovsky & Bottou 2017, Fig. 2: fix a (briefly trained) generator, train the GAN
     discriminator alone for more and more steps, and measure the generator's gradient norm
     under the minimax loss log(1 - D(G(z))) and the non-saturating -log D(G(z)).
@@ -129,7 +129,8 @@ def gan_generator_gradient_vs_discriminator_steps(cfg_values: dict, pretrain_ite
             loss.backward()
             opt.step()
             done += 1
-        row = {"discriminator_steps": target, "discriminator_loss": float(loss.detach()) if loss is not None else float("nan")}
+        d_loss = float(loss.detach()) if loss is not None else float("nan")
+        row = {"discriminator_steps": target, "discriminator_loss": d_loss}
         for name, ns in (("minimax", False), ("non_saturating", True)):
             g.zero_grad(set_to_none=True)
             objectives.gan_generator_loss(d(g(z_probe)), non_saturating=ns).backward()
@@ -137,3 +138,57 @@ def gan_generator_gradient_vs_discriminator_steps(cfg_values: dict, pretrain_ite
                                                                for p in g.parameters() if p.grad is not None))
         rows.append(row)
     return rows
+
+
+def score_runs(trained: dict[tuple[str, int], TrainResult], reference: str, image_size: int, n_samples: int,
+               n_reference: int, isc: bool = True) -> pd.DataFrame:
+    """FID/KID (and IS when possible) of every trained generator: one row per (variant, seed)."""
+    from .fidelity import score
+
+    rows = []
+    for (name, seed), r in trained.items():
+        s = score(r.generator, reference, n_reference=n_reference, n_samples=n_samples, image_size=image_size,
+                  seed=seed, isc=isc)
+        rows.append({"variant": name, "seed": seed, "fid": s["fid"], "kid": s["kid_mean"], "kid_std": s["kid_std"],
+                     "wall_time_s": r.history[-1]["wall_time"] if r.history else float("nan"),
+                     "isc": s["isc_mean"], "isc_unavailable": s["isc_unavailable"]})
+    return pd.DataFrame(rows)
+
+
+def score_checkpoints(run_dir: str | Path, reference: str, n_samples: int, n_reference: int,
+                      loss_key: str, window: int = 10) -> pd.DataFrame:
+    """Score every kept checkpoint of a run (KID, FID) next to the logged loss it should track.
+
+    loss_key is averaged over the `window` logged iterations before each checkpoint, as the
+    WGAN paper's curves are smoothed (Figs. 3-4).
+    """
+    from .fidelity import score
+    from .train import load_generator, read_history
+
+    run_dir = Path(run_dir)
+    hist = pd.DataFrame(read_history(run_dir))
+    rows = []
+    for ckpt in sorted((run_dir / "checkpoints").glob("ckpt_*.pt")):
+        generator, cfg = load_generator(ckpt)
+        it = int(ckpt.stem.split("_")[1])
+        s = score(generator, reference, n_reference=n_reference, n_samples=n_samples, image_size=cfg.image_size,
+                  seed=cfg.seed, isc=False)
+        recent = hist[hist.iteration < it].tail(window)
+        rows.append({"iteration": it, "kid": s["kid_mean"], "fid": s["fid"], loss_key: float(recent[loss_key].mean())})
+    return pd.DataFrame(rows)
+
+
+def spearman(x, y) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(x, y).statistic)
+
+
+def instability(history: list[dict], key: str = "wasserstein_estimate") -> float:
+    """Mean absolute change of a logged curve between consecutive logs over its second half,
+    relative to its mean absolute level: large when training oscillates (WGAN §3, Adam)."""
+    values = np.asarray([row[key] for row in history], float)
+    half = values[len(values) // 2:]
+    if len(half) < 2:
+        return float("nan")
+    return float(np.abs(np.diff(half)).mean() / (np.abs(half).mean() + 1e-12))

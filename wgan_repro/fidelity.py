@@ -17,6 +17,7 @@ can never produce an IS by accident.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -49,12 +50,19 @@ def torchscript_source() -> Path:
     return path
 
 
-def file_sha256(path: Path) -> str:
+@functools.lru_cache(maxsize=8)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file (memoised per process while its size and mtime stay the same)."""
+    st = Path(path).stat()
+    return _sha256(str(path), st.st_size, st.st_mtime_ns)
 
 
 def _load_torchscript(path: Path) -> torch.nn.Module:
@@ -146,7 +154,9 @@ def standard_weights(allow_download: bool = True) -> tuple[Path | None, str]:
                   f"(download not attempted) and the offline network has no logits")
 
 
+@functools.lru_cache(maxsize=4)
 def make_extractor(weights: Path, features=(FEATURES,), device: str | torch.device = "cpu"):
+    """torch-fidelity's extractor with `weights` (kept per process: loading takes seconds)."""
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     return FeatureExtractorInceptionV3("inception-v3-compat", list(features),
@@ -229,7 +239,8 @@ def _fid(f1: torch.Tensor, f2: torch.Tensor) -> float:
     return fid_statistics_to_metric(s1, s2, verbose=False)["frechet_inception_distance"]
 
 
-def _kid(f1: torch.Tensor, f2: torch.Tensor, subset_size: int, subsets: int = 100, seed: int = 0) -> tuple[float, float]:
+def _kid(f1: torch.Tensor, f2: torch.Tensor, subset_size: int, subsets: int = 100,
+         seed: int = 0) -> tuple[float, float]:
     from torch_fidelity.metric_kid import kid_features_to_metric
 
     out = kid_features_to_metric(f1, f2, kid_subsets=subsets, kid_subset_size=subset_size, verbose=False,

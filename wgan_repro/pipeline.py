@@ -25,7 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = {
     "00_divergences": "divergences",
     "01_toy_mode_collapse": "toy_mode_collapse",
+    "02_generator_architectures": "generator_architectures",
     "03_clipping_vs_gp": "clipping_vs_gp",
+    "04_rmsprop_vs_adam": "rmsprop_vs_adam",
+    "05_meaningful_loss": "meaningful_loss",
     "06_vanishing_gradients": "vanishing_gradients",
     "99_scorecard": "scorecard",
 }
@@ -33,11 +36,18 @@ NOTEBOOKS = {
 PROFILES: dict[str, dict[str, dict]] = {
     "quick": {
         "divergences": {"steps": 1500, "seeds": [0, 1, 2]},
-        "toy_mode_collapse": {"datasets": ["8gaussians", "25gaussians"], "iterations": 500, "dim": 128,
+        "toy_mode_collapse": {"datasets": ["8gaussians", "25gaussians"], "iterations": 400, "dim": 128,
                               "batch_size": 256, "seeds": [0, 1, 2], "n_eval": 2500, "log_every": 5},
+        "generator_architectures": {"dataset": "mnist", "image_size": 32, "iterations": 200, "dcgan_dim": 16,
+                                    "mlp_dim": 256, "seeds": [0, 1, 2], "n_samples": 100, "n_reference": 500,
+                                    "log_every": 5},
         "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 16, "iterations": 250,
-                           "critic_schedule": "constant", "seeds": [0, 1, 2], "n_samples": 300,
-                           "n_reference": 600, "log_every": 5},
+                           "critic_schedule": "constant", "seeds": [0, 1, 2], "n_samples": 250,
+                           "n_reference": 500, "log_every": 5},
+        "rmsprop_vs_adam": {"dataset": "mnist", "image_size": 32, "dim": 16, "iterations": 200, "seeds": [0, 1, 2],
+                            "n_samples": 100, "n_reference": 500, "log_every": 1},
+        "meaningful_loss": {"dataset": "mnist", "image_size": 32, "dim": 16, "iterations": 240,
+                            "checkpoint_every": 60, "seeds": [0, 1, 2], "n_samples": 100, "n_reference": 500},
         "vanishing_gradients": {"dataset": "mnist", "dim": 16, "pretrain_iterations": 30,
                                 "d_steps": [0, 10, 50, 200, 500], "seeds": [0, 1, 2]},
         "scorecard": {},
@@ -46,9 +56,16 @@ PROFILES: dict[str, dict[str, dict]] = {
         "divergences": {"steps": 5000, "seeds": [0, 1, 2, 3, 4]},
         "toy_mode_collapse": {"datasets": ["8gaussians", "25gaussians"], "iterations": 100_000, "dim": 512,
                               "batch_size": 256, "seeds": [0, 1, 2, 3, 4], "n_eval": 2500, "log_every": 100},
+        "generator_architectures": {"dataset": "cifar10", "image_size": 32, "iterations": 100_000, "dcgan_dim": 64,
+                                    "mlp_dim": 512, "seeds": [0, 1, 2], "n_samples": 10_000, "n_reference": 10_000,
+                                    "log_every": 100},
         "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 64, "iterations": 100_000,
                            "critic_schedule": "wgan", "seeds": [0, 1, 2], "n_samples": 50_000,
                            "n_reference": 50_000, "log_every": 100},
+        "rmsprop_vs_adam": {"dataset": "cifar10", "image_size": 32, "dim": 64, "iterations": 100_000,
+                            "seeds": [0, 1, 2], "n_samples": 10_000, "n_reference": 10_000, "log_every": 10},
+        "meaningful_loss": {"dataset": "cifar10", "image_size": 32, "dim": 64, "iterations": 100_000,
+                            "checkpoint_every": 5000, "seeds": [0, 1, 2], "n_samples": 5000, "n_reference": 10_000},
         "vanishing_gradients": {"dataset": "mnist", "dim": 64, "pretrain_iterations": 1000,
                                 "d_steps": [0, 10, 100, 1000, 4000], "seeds": [0, 1, 2, 3, 4]},
         "scorecard": {},
@@ -57,9 +74,15 @@ PROFILES: dict[str, dict[str, dict]] = {
         "divergences": {"steps": 30, "seeds": [0, 1]},
         "toy_mode_collapse": {"datasets": ["8gaussians"], "iterations": 4, "dim": 16, "batch_size": 64,
                               "seeds": [0, 1], "n_eval": 200, "log_every": 1},
+        "generator_architectures": {"dataset": "mnist", "image_size": 32, "iterations": 2, "dcgan_dim": 8,
+                                    "mlp_dim": 16, "seeds": [0, 1], "n_samples": 6, "n_reference": 6, "log_every": 1},
         "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 8, "iterations": 3,
                            "critic_schedule": "constant", "seeds": [0, 1], "n_samples": 8,
                            "n_reference": 8, "log_every": 1},
+        "rmsprop_vs_adam": {"dataset": "mnist", "image_size": 32, "dim": 8, "iterations": 4, "seeds": [0, 1],
+                            "n_samples": 6, "n_reference": 6, "log_every": 1},
+        "meaningful_loss": {"dataset": "mnist", "image_size": 32, "dim": 8, "iterations": 4, "checkpoint_every": 2,
+                            "seeds": [0, 1], "n_samples": 6, "n_reference": 6},
         "vanishing_gradients": {"dataset": "mnist", "dim": 8, "pretrain_iterations": 2, "d_steps": [0, 2],
                                 "seeds": [0, 1]},
         "scorecard": {},
@@ -146,14 +169,20 @@ def _cli_prepare_data(args) -> int:
     from .data import load_image_tensor
     from .fidelity import reference_features
 
-    p03 = notebook_parameters("03_clipping_vs_gp", args.profile)
-    p06 = notebook_parameters("06_vanishing_gradients", args.profile)
     manifest = {}
-    for name, size in ((p03["dataset"], p03["image_size"]), (p06["dataset"], 32)):
-        images = load_image_tensor(name, size)
-        manifest[f"{name}-{size}px"] = {"images": len(images), "shape": list(images.shape[1:])}
-    feats = reference_features(f"{p03['dataset']}-train", p03["image_size"], p03["n_reference"])
-    manifest[f"reference-{p03['dataset']}-train"] = {"images": len(feats), "features": feats.shape[1]}
+    for name in NOTEBOOKS:
+        params = notebook_parameters(name, args.profile)
+        if params.get("dataset") not in ("mnist", "fashion-mnist", "cifar10"):
+            continue
+        size = params.get("image_size", 32)
+        key = f"{params['dataset']}-{size}px"
+        if key not in manifest:
+            images = load_image_tensor(params["dataset"], size)
+            manifest[key] = {"images": len(images), "shape": list(images.shape[1:])}
+        if "n_reference" in params:
+            ref = f"{params['dataset']}-train"
+            feats = reference_features(ref, size, params["n_reference"])
+            manifest[f"reference {ref} {size}px n={params['n_reference']}"] = {"features": list(feats.shape)}
     Path(args.manifest).parent.mkdir(parents=True, exist_ok=True)
     Path(args.manifest).write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps(manifest))
