@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup test repro lint clean-venv
+.PHONY: setup test repro plots lint clean-venv
 
 $(BIN)/wgan-repro: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: setup  ## run the test suite on CPU
 
 repro: setup  ## run the whole DVC pipeline (CPU quick profile by default; profile in params.yaml)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+plots: setup  ## dvc plots show -> results/plots/index.html (works offline: vega is inlined in .dvc/plots/offline.html)
+	$(BIN)/dvc plots show
 
 lint: setup
 	$(BIN)/ruff check wgan_repro tests benchmarks

@@ -37,7 +37,8 @@ PROFILES: dict[str, dict[str, dict]] = {
     "quick": {
         "divergences": {"steps": 1500, "seeds": [0, 1, 2]},
         "toy_mode_collapse": {"datasets": ["8gaussians", "25gaussians"], "iterations": 400, "dim": 128,
-                              "batch_size": 256, "seeds": [0, 1, 2], "n_eval": 2500, "log_every": 5},
+                              "batch_size": 256, "seeds": [0, 1, 2], "n_eval": 2500, "log_every": 5,
+                              "layer_depth": 12, "layer_steps": 200},
         "generator_architectures": {"dataset": "mnist", "image_size": 32, "iterations": 200, "dcgan_dim": 16,
                                     "mlp_dim": 256, "seeds": [0, 1, 2], "n_samples": 100, "n_reference": 500,
                                     "log_every": 5},
@@ -55,7 +56,8 @@ PROFILES: dict[str, dict[str, dict]] = {
     "paper": {
         "divergences": {"steps": 5000, "seeds": [0, 1, 2, 3, 4]},
         "toy_mode_collapse": {"datasets": ["8gaussians", "25gaussians"], "iterations": 100_000, "dim": 512,
-                              "batch_size": 256, "seeds": [0, 1, 2, 3, 4], "n_eval": 2500, "log_every": 100},
+                              "batch_size": 256, "seeds": [0, 1, 2, 3, 4], "n_eval": 2500, "log_every": 100,
+                              "layer_depth": 12, "layer_steps": 2000},
         "generator_architectures": {"dataset": "cifar10", "image_size": 32, "iterations": 100_000, "dcgan_dim": 64,
                                     "mlp_dim": 512, "seeds": [0, 1, 2], "n_samples": 10_000, "n_reference": 10_000,
                                     "log_every": 100},
@@ -73,7 +75,8 @@ PROFILES: dict[str, dict[str, dict]] = {
     "tiny": {
         "divergences": {"steps": 30, "seeds": [0, 1]},
         "toy_mode_collapse": {"datasets": ["8gaussians"], "iterations": 4, "dim": 16, "batch_size": 64,
-                              "seeds": [0, 1], "n_eval": 200, "log_every": 1},
+                              "seeds": [0, 1], "n_eval": 200, "log_every": 1, "layer_depth": 4,
+                              "layer_steps": 3},
         "generator_architectures": {"dataset": "mnist", "image_size": 32, "iterations": 2, "dcgan_dim": 8,
                                     "mlp_dim": 16, "seeds": [0, 1], "n_samples": 6, "n_reference": 6, "log_every": 1},
         "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 8, "iterations": 3,
