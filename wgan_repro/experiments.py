@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +43,9 @@ def train_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root
     """Train every (variant, seed); each run in out_root/<variant>/seed<k> (replaced if present)."""
     results = {}
     for name, overrides in variants.items():
+        folder = re.sub(r"[^A-Za-z0-9.=_-]+", "_", name).strip("_")  # "DCGAN / WGAN" -> DCGAN_WGAN
         for seed in seeds:
-            values = {**base, **overrides, "seed": seed, "out_dir": str(Path(out_root) / name / f"seed{seed}"),
+            values = {**base, **overrides, "seed": seed, "out_dir": str(Path(out_root) / folder / f"seed{seed}"),
                       "progress": progress}
             results[(name, seed)] = train(config_from_dict(values), overwrite=True)
     return results

@@ -1,13 +1,13 @@
 """Profiles and `wgan-repro run-notebook NAME`: papermill with that notebook's parameters.
 
-A notebook's parameters = its profile's values (below), then the user's overrides from its
-section of params.yaml (`dvc exp run -S clipping_vs_gp.seeds=[0,1,2,3,4]`), then command-line
-`-p key value`. Unknown keys fail before anything runs.
+A notebook's parameters = its profile's values (params.yaml `profiles.<profile>.<section>`), then
+the user's overrides from its section of params.yaml (`dvc exp run -S clipping_vs_gp.seeds=[0,1,2,3,4]`),
+then command-line `-p key value`. Unknown keys fail before anything runs.
 
 quick: the whole `dvc repro` on 2 CPU cores in well under 45 minutes, 3 seeds per comparison.
 paper: the papers' settings (WGAN: RMSProp 5e-5, c=0.01, n_critic 5, batch 64; WGAN-GP: Adam 1e-4,
-       beta=(0.5, 0.9), lambda=10, 100k+ generator iterations) -- a GPU job.
-tiny:  seconds per notebook; only for tests/test_notebooks.py.
+       beta=(0.5, 0.9), lambda=10, 100k generator iterations) -- a GPU job.
+tiny:  seconds per notebook; only for tests/test_notebooks.py (TEST_PROFILE below).
 """
 from __future__ import annotations
 
@@ -33,63 +33,23 @@ NOTEBOOKS = {
     "99_scorecard": "scorecard",
 }
 
-PROFILES: dict[str, dict[str, dict]] = {
-    "quick": {
-        "divergences": {"steps": 1500, "seeds": [0, 1, 2]},
-        "toy_mode_collapse": {"datasets": ["8gaussians", "25gaussians"], "iterations": 400, "dim": 128,
-                              "batch_size": 256, "seeds": [0, 1, 2], "n_eval": 2500, "log_every": 5,
-                              "layer_depth": 12, "layer_steps": 200},
-        "generator_architectures": {"dataset": "mnist", "image_size": 32, "iterations": 200, "dcgan_dim": 16,
-                                    "mlp_dim": 256, "seeds": [0, 1, 2], "n_samples": 100, "n_reference": 500,
-                                    "log_every": 5},
-        "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 16, "iterations": 250,
-                           "critic_schedule": "constant", "seeds": [0, 1, 2], "n_samples": 250,
-                           "n_reference": 500, "log_every": 5},
-        "rmsprop_vs_adam": {"dataset": "mnist", "image_size": 32, "dim": 16, "iterations": 200, "seeds": [0, 1, 2],
-                            "n_samples": 100, "n_reference": 500, "log_every": 1},
-        "meaningful_loss": {"dataset": "mnist", "image_size": 32, "dim": 16, "iterations": 240,
-                            "checkpoint_every": 60, "seeds": [0, 1, 2], "n_samples": 100, "n_reference": 500},
-        "vanishing_gradients": {"dataset": "mnist", "dim": 16, "pretrain_iterations": 30,
-                                "d_steps": [0, 10, 50, 200, 500], "seeds": [0, 1, 2]},
-        "scorecard": {},
-    },
-    "paper": {
-        "divergences": {"steps": 5000, "seeds": [0, 1, 2, 3, 4]},
-        "toy_mode_collapse": {"datasets": ["8gaussians", "25gaussians"], "iterations": 100_000, "dim": 512,
-                              "batch_size": 256, "seeds": [0, 1, 2, 3, 4], "n_eval": 2500, "log_every": 100,
-                              "layer_depth": 12, "layer_steps": 2000},
-        "generator_architectures": {"dataset": "cifar10", "image_size": 32, "iterations": 100_000, "dcgan_dim": 64,
-                                    "mlp_dim": 512, "seeds": [0, 1, 2], "n_samples": 10_000, "n_reference": 10_000,
-                                    "log_every": 100},
-        "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 64, "iterations": 100_000,
-                           "critic_schedule": "wgan", "seeds": [0, 1, 2], "n_samples": 50_000,
-                           "n_reference": 50_000, "log_every": 100},
-        "rmsprop_vs_adam": {"dataset": "cifar10", "image_size": 32, "dim": 64, "iterations": 100_000,
-                            "seeds": [0, 1, 2], "n_samples": 10_000, "n_reference": 10_000, "log_every": 10},
-        "meaningful_loss": {"dataset": "cifar10", "image_size": 32, "dim": 64, "iterations": 100_000,
-                            "checkpoint_every": 5000, "seeds": [0, 1, 2], "n_samples": 5000, "n_reference": 10_000},
-        "vanishing_gradients": {"dataset": "mnist", "dim": 64, "pretrain_iterations": 1000,
-                                "d_steps": [0, 10, 100, 1000, 4000], "seeds": [0, 1, 2, 3, 4]},
-        "scorecard": {},
-    },
-    "tiny": {
-        "divergences": {"steps": 30, "seeds": [0, 1]},
-        "toy_mode_collapse": {"datasets": ["8gaussians"], "iterations": 4, "dim": 16, "batch_size": 64,
-                              "seeds": [0, 1], "n_eval": 200, "log_every": 1, "layer_depth": 4,
-                              "layer_steps": 3},
-        "generator_architectures": {"dataset": "mnist", "image_size": 32, "iterations": 2, "dcgan_dim": 8,
-                                    "mlp_dim": 16, "seeds": [0, 1], "n_samples": 6, "n_reference": 6, "log_every": 1},
-        "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 8, "iterations": 3,
-                           "critic_schedule": "constant", "seeds": [0, 1], "n_samples": 8,
-                           "n_reference": 8, "log_every": 1},
-        "rmsprop_vs_adam": {"dataset": "mnist", "image_size": 32, "dim": 8, "iterations": 4, "seeds": [0, 1],
-                            "n_samples": 6, "n_reference": 6, "log_every": 1},
-        "meaningful_loss": {"dataset": "mnist", "image_size": 32, "dim": 8, "iterations": 4, "checkpoint_every": 2,
-                            "seeds": [0, 1], "n_samples": 6, "n_reference": 6},
-        "vanishing_gradients": {"dataset": "mnist", "dim": 8, "pretrain_iterations": 2, "d_steps": [0, 2],
-                                "seeds": [0, 1]},
-        "scorecard": {},
-    },
+# Seconds per notebook: only for tests/test_notebooks.py. The real profiles (quick, paper) are in
+# params.yaml under `profiles:`, so DVC re-runs only the notebooks whose values change.
+TEST_PROFILE: dict[str, dict] = {
+    "divergences": {"steps": 30, "seeds": [0, 1], "fig2_gap": 8.0},
+    "toy_mode_collapse": {"datasets": ["8gaussians"], "iterations": 4, "dim": 16, "batch_size": 64,
+        "seeds": [0, 1], "n_eval": 200, "log_every": 1, "layer_depth": 4, "layer_steps": 3},
+    "generator_architectures": {"dataset": "mnist", "image_size": 32, "iterations": 2, "dcgan_dim": 8,
+        "mlp_dim": 16, "seeds": [0, 1], "n_samples": 6, "n_reference": 6, "log_every": 1},
+    "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 8, "iterations": 3,
+        "critic_schedule": "constant", "seeds": [0, 1], "n_samples": 8, "n_reference": 8, "log_every": 1},
+    "rmsprop_vs_adam": {"dataset": "mnist", "image_size": 32, "dim": 8, "iterations": 4, "seeds": [0, 1],
+        "n_samples": 6, "n_reference": 6, "log_every": 1},
+    "meaningful_loss": {"dataset": "mnist", "image_size": 32, "dim": 8, "iterations": 4,
+        "checkpoint_every": 2, "seeds": [0, 1], "n_samples": 6, "n_reference": 6},
+    "vanishing_gradients": {"dataset": "mnist", "dim": 8, "pretrain_iterations": 2, "d_steps": [0, 2],
+        "seeds": [0, 1]},
+    "scorecard": {},
 }
 
 
@@ -106,10 +66,11 @@ def notebook_parameters(name: str, profile: str | None = None, overrides: dict |
         raise ConfigError(f"notebook={name!r} is not allowed: one of {', '.join(NOTEBOOKS)}")
     file_params = read_params_file(params_file)
     profile = profile or file_params.get("profile", "quick")
-    if profile not in PROFILES:
-        raise ConfigError(f"profile={profile!r} is not allowed: one of quick, paper (tiny: tests only)")
+    profiles = {**(read_params_file(REPO / "params.yaml").get("profiles") or {}), "tiny": TEST_PROFILE}
+    if profile not in profiles:
+        raise ConfigError(f"profile={profile!r} is not allowed: one of {', '.join(p for p in profiles if p != 'tiny')}")
     section = NOTEBOOKS[name]
-    params = copy.deepcopy(PROFILES[profile][section])
+    params = copy.deepcopy(profiles[profile].get(section) or {})
     for source in (file_params.get(section) or {}, overrides or {}):
         for key, value in source.items():
             if key not in params and key != "dataset":
