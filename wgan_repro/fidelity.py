@@ -309,16 +309,6 @@ def score(samples, reference: str = "cifar10-train", n_reference: int | None = 1
     return result
 
 
-def fid_between(images_a: torch.Tensor, images_b: torch.Tensor, device: str = "auto", batch_size: int = 50,
-                progress: bool = False) -> float:
-    """FID between two image tensors (no caching); used by the validation benchmark."""
-    weights, _ = offline_weights()
-    extractor = make_extractor(weights, device=_device(device))
-    (fa,) = extract(extractor, images_a, batch_size, progress)
-    (fb,) = extract(extractor, images_b, batch_size, progress)
-    return _fid(fa, fb)
-
-
 # ---------------------------------------------------------------------- CLI
 def add_cli(sub) -> None:
     p = sub.add_parser("reference-stats", help="precompute and cache a reference split's Inception features")
@@ -362,5 +352,5 @@ def _cli_evaluate(args) -> int:
     return 0
 
 
-__all__ = ["score", "reference_features", "offline_weights", "standard_weights", "fid_between",
+__all__ = ["score", "reference_features", "offline_weights", "standard_weights",
            "build_compat_state_dict", "MetricsUnavailable"]

@@ -1,4 +1,4 @@
-"""Figures: sample grids, toy scatter + critic surfaces, curves with seed bands."""
+"""Figures: sample grids, toy scatter + critic value surfaces (seed-band curves: seaborn in the notebooks)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -69,16 +69,3 @@ def save_toy_figure(path: str | Path, real: torch.Tensor, fake: torch.Tensor, cr
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def curves_with_bands(df, x: str, y: str, hue: str, ax=None, logy: bool = False, title: str = ""):
-    """Mean curve per `hue` with a band over seeds (seaborn's errorbar='sd')."""
-    import seaborn as sns
-
-    ax = ax or plt.gca()
-    sns.lineplot(data=df, x=x, y=y, hue=hue, errorbar="sd", ax=ax)
-    if logy:
-        ax.set_yscale("log")
-    if title:
-        ax.set_title(title)
-    return ax
