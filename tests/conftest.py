@@ -32,7 +32,7 @@ def tiny_toy_config(tmp_path, **kw):
 
     values = dict(dataset="8gaussians", arch="toy", dim=32, loss="wgan", gp_weight=10.0, d_norm="none",
                   optimizer="adam", lr_g=1e-4, lr_d=1e-4, batch_size=32, n_critic=2, iterations=12,
-                  sample_every=0, checkpoint_every=4, progress=False, dvclive=True,
+                  sample_every=0, checkpoint_every=4, progress=False, dvclive=True, log_every=1,
                   out_dir=str(tmp_path / "run"))
     values.update(kw)
     return TrainConfig(**values)

@@ -1,3 +1,4 @@
+import re
 import pytest
 import yaml
 
@@ -90,6 +91,12 @@ def test_paper_presets_hold_paper_values():
     wgan = load_config(REPO / "configs" / "cifar10_dcgan_wgan.yaml")
     assert (wgan.optimizer, wgan.lr_d, wgan.clip_value, wgan.n_critic, wgan.batch_size) == (
         "rmsprop", 5e-5, 0.01, 5, 64)
-    gp = load_config(REPO / "configs" / "cifar10_dcgan_wgan_gp.yaml")
-    assert (gp.optimizer, gp.lr_d, gp.gp_weight, gp.n_critic, gp.beta2, gp.d_norm) == (
-        "adam", 1e-4, 10.0, 5, 0.9, "layer")
+    gp = load_config(REPO / "configs" / "cifar10_wgan_gp.yaml")  # gan_cifar.py MODE='wgan-gp'
+    assert (gp.optimizer, gp.lr_d, gp.gp_weight, gp.n_critic, gp.beta2, gp.d_norm, gp.arch, gp.noise_dim) == (
+        "adam", 1e-4, 10.0, 5, 0.9, "none", "gp-dcgan", 128)
+
+
+def test_every_preset_cites_the_official_file_it_follows():
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        head = path.read_text().split("\n")[:6]
+        assert any(re.search(r"gan_(toy|mnist|cifar|64x64)\.py|WassersteinGAN", line) for line in head), path.name

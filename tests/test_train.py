@@ -135,3 +135,42 @@ def test_clipping_keeps_every_critic_weight_inside_c_during_training(tmp_path):
 def test_wgan_schedule_runs_100_critic_steps_first(tmp_path):
     res = train(tiny_toy_config(tmp_path, critic_schedule="wgan", n_critic=5, iterations=2, dim=8))
     assert [r["critic_steps"] for r in res.history] == [100, 100]
+
+
+def test_checkpoint_guard_never_writes_non_finite_weights(tmp_path):
+    # issue 9.3: RMSProp with lr 1e38 blows the weights up between logs; the checkpoint written
+    # before that must stay the last one, and the error must name the poisoned tensor.
+    cfg = tiny_toy_config(tmp_path, gp_weight=0.0, clip_value=0.01, optimizer="rmsprop", lr_g=1e38,
+                          iterations=12, checkpoint_every=1, log_every=100)
+    with pytest.raises(TrainingDiverged, match=r"^generator\..* is not finite at generator iteration 0.*none written yet"):
+        train(cfg)
+    assert not (Path(cfg.out_dir) / "checkpoints" / "last.pt").exists()
+
+
+def test_huge_penalty_with_inf_adam_state_is_caught(tmp_path):
+    # issue 9.3: gp_weight=1e30 freezes the critic and fills Adam's state with inf
+    cfg = tiny_toy_config(tmp_path, gp_weight=1e30, iterations=4, checkpoint_every=2, log_every=100)
+    with pytest.raises(TrainingDiverged, match=r"is not finite"):
+        train(cfg)
+
+
+def test_the_loop_does_not_wait_on_the_device_between_logs(tmp_path, monkeypatch):
+    # issue 8.3: no .item()/float() per critic step; values are read on logged iterations only
+    # (torch's own optimisers read their CPU step counters; only our code's reads are counted)
+    import sys
+
+    counts = {"reads": 0}
+    originals = {name: getattr(torch.Tensor, name) for name in ("item", "__float__", "__bool__", "tolist")}
+
+    def counting(name):
+        def read(self, *args):
+            if "wgan_repro" in sys._getframe(1).f_code.co_filename:
+                counts["reads"] += 1
+            return originals[name](self, *args)
+        return read
+
+    for name in originals:
+        monkeypatch.setattr(torch.Tensor, name, counting(name))
+    train(tiny_toy_config(tmp_path, iterations=40, n_critic=5, log_every=20, checkpoint_every=0, dvclive=False))
+    logged = 3  # iterations 0, 20 and the last
+    assert 0 < counts["reads"] <= 16 * logged, counts  # 200 critic steps: one read each would be 200

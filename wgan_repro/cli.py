@@ -55,12 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
     from .data import DataNotFoundError
     from .fidelity import MetricsUnavailable
+    from .pipeline import NotebookFailed
     from .train import RunExistsError, TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DataNotFoundError, RunExistsError, TrainingDiverged, MetricsUnavailable) as e:
+    except (ConfigError, DataNotFoundError, RunExistsError, TrainingDiverged, MetricsUnavailable,
+            NotebookFailed) as e:
         print(f"wgan-repro: error: {e}", file=sys.stderr)
         return 2
 

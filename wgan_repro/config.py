@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -18,13 +19,14 @@ import yaml
 TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
 IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10", "lsun-bedroom", "folder")
 DATASETS = TOY_DATASETS + IMAGE_DATASETS
-ARCHS = ("toy", "dcgan", "mlp")
+ARCHS = ("toy", "dcgan", "gp-dcgan", "mlp")
+G_ARCHS = ARCHS + ("gp-constant",)
 LOSSES = ("wgan", "gan", "gan-ns")
 OPTIMIZERS = ("rmsprop", "adam")
 NORMS = ("batch", "layer", "none")
 SCHEDULES = ("constant", "wgan")
 DEVICES = ("auto", "cpu", "cuda")
-IMAGE_SIZES = {"dcgan": (32, 64), "mlp": (28, 32, 64)}
+IMAGE_SIZES = {"dcgan": (32, 64), "gp-dcgan": (28, 32, 64), "gp-constant": (28, 32, 64), "mlp": (28, 32, 64)}
 
 
 class ConfigError(ValueError):
@@ -56,13 +58,24 @@ class TrainConfig:
 
     # --- models ---
     arch: str = "toy"
-    """'toy' (WGAN-GP toy MLPs, 3 x dim ReLU), 'dcgan' (Radford et al.), 'mlp' (WGAN §4: 4 x dim ReLU)."""
+    """Critic architecture, and the generator's unless g_arch says otherwise: 'toy' (gan_toy.py,
+    3 x dim ReLU), 'dcgan' (the WGAN code's models/dcgan.py: 4x4 kernels), 'gp-dcgan' (the WGAN-GP
+    code's DCGAN: Linear first layer, 5x5 kernels; gan_mnist.py at 28 px, gan_cifar.py at 32 px,
+    gan_64x64.py at 64 px), 'mlp' (WGAN §4: 4 x dim ReLU)."""
+    g_arch: str | None = None
+    """Generator architecture when it differs from the critic's: one of arch's values or
+    'gp-constant' (gan_64x64.py's WGANPaper_CrippledDCGANGenerator: no batch norm, dim filters in
+    every layer; WGAN Fig. 6). WGAN Fig. 7 pairs g_arch='mlp' with a DCGAN critic. None: arch."""
     dim: int = 512
-    """Width: hidden units for toy/mlp, base channel count for dcgan (paper: 512 toy/mlp, 64 dcgan)."""
+    """Width: hidden units for toy/mlp, base channel count for the DCGANs (paper: 512 toy/mlp, 64 dcgan)."""
+    g_dim: int | None = None
+    """The generator's width when it differs from the critic's (e.g. a 512-unit MLP generator). None: dim."""
     z_dim: int | None = None
-    """Noise dimension. None: 2 for toy (WGAN-GP toy code), 100 for dcgan/mlp."""
+    """Noise dimension. None: 2 for toy (gan_toy.py), 128 for the WGAN-GP code's generators, 100 otherwise."""
     g_batchnorm: bool = True
-    """Batch norm in the generator (False = the WGAN paper's 'no BN' generator, Fig. 6)."""
+    """Batch norm in the generator. False with arch 'dcgan' is the WGAN code's `--noBN` generator
+    (DCGAN_G_nobn: the halving pyramid without batch norm); the WGAN paper's Fig. 6 generator is
+    g_arch='gp-constant'."""
     d_norm: str = "batch"
     """Normalisation in the critic: 'batch', 'layer' or 'none'. 'batch' with a gradient penalty
     needs allow_batchnorm_with_gp (WGAN-GP §4: the penalty is per example, batch norm is not)."""
@@ -103,8 +116,9 @@ class TrainConfig:
     """Generator iterations to train for."""
 
     # --- logging and checkpoints ---
-    log_every: int = 1
-    """Log metrics every this many generator iterations."""
+    log_every: int = 10
+    """Log metrics every this many generator iterations (and the last). Reading a logged value makes
+    the host wait for the device, so logging every iteration slows a GPU run."""
     sample_every: int = 500
     """Save a fixed-noise sample figure every this many generator iterations (0: only at the end)."""
     checkpoint_every: int = 500
@@ -131,10 +145,20 @@ class TrainConfig:
         return 1 if self.dataset in ("mnist", "fashion-mnist") else 3
 
     @property
+    def generator_arch(self) -> str:
+        return self.g_arch or self.arch
+
+    @property
+    def generator_dim(self) -> int:
+        return self.g_dim or self.dim
+
+    @property
     def noise_dim(self) -> int:
         if self.z_dim is not None:
             return self.z_dim
-        return 2 if self.arch == "toy" else 100
+        if self.generator_arch == "toy":
+            return 2
+        return 128 if self.generator_arch.startswith("gp-") else 100
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -162,11 +186,16 @@ def validate(cfg: TrainConfig) -> None:
         setattr(cfg, f.name, _coerce(f.name, getattr(cfg, f.name), f.type))
     _choice(cfg, "dataset", DATASETS)
     _choice(cfg, "arch", ARCHS)
+    if cfg.g_arch is not None:
+        _choice(cfg, "g_arch", G_ARCHS)
+    if cfg.g_dim is not None and cfg.g_dim < 1:
+        _fail("g_dim", cfg.g_dim, "must be >= 1 (or null for dim)")
     _choice(cfg, "loss", LOSSES)
     _choice(cfg, "optimizer", OPTIMIZERS)
     _choice(cfg, "d_norm", NORMS)
     _choice(cfg, "critic_schedule", SCHEDULES)
-    _choice(cfg, "device", DEVICES)
+    if not (cfg.device in DEVICES or re.fullmatch(r"cuda:\d+", cfg.device)):
+        _fail("device", cfg.device, "one of auto, cpu, cuda, cuda:N")
     for name in ("lr_g", "lr_d", "batch_size", "iterations", "dim"):
         _positive(cfg, name)
     for name in ("gp_weight", "log_every", "sample_every", "checkpoint_every"):
@@ -189,15 +218,19 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.gp_weight > 0 and cfg.d_norm == "batch" and not cfg.allow_batchnorm_with_gp:
         _fail("d_norm", cfg.d_norm, "a gradient-penalty critic takes 'layer' or 'none' "
               "(WGAN-GP §4), or set allow_batchnorm_with_gp=true")
-    if cfg.is_toy and cfg.arch != "toy":
-        _fail("arch", cfg.arch, f"toy dataset {cfg.dataset!r} needs arch 'toy'")
-    if not cfg.is_toy:
-        if cfg.arch == "toy":
-            _fail("arch", cfg.arch, f"image dataset {cfg.dataset!r} needs 'dcgan' or 'mlp'")
-        sizes = IMAGE_SIZES[cfg.arch]
-        if cfg.image_size not in sizes:
-            _fail("image_size", cfg.image_size,
-                  f"arch {cfg.arch!r} supports " + ", ".join(map(str, sizes)))
+    for name in ("arch", "g_arch"):
+        arch = getattr(cfg, name)
+        if arch is None:
+            continue
+        if cfg.is_toy and arch != "toy":
+            _fail(name, arch, f"toy dataset {cfg.dataset!r} needs 'toy'")
+        if not cfg.is_toy:
+            if arch == "toy":
+                _fail(name, arch, f"image dataset {cfg.dataset!r} needs one of "
+                      + ", ".join(a for a in G_ARCHS if a != "toy"))
+            sizes = IMAGE_SIZES[arch]
+            if cfg.image_size not in sizes:
+                _fail("image_size", cfg.image_size, f"{name} {arch!r} supports " + ", ".join(map(str, sizes)))
     if cfg.dataset == "folder" and not cfg.data_dir:
         _fail("data_dir", cfg.data_dir, "dataset 'folder' needs data_dir (a folder of images)")
 

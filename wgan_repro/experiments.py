@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -39,16 +38,13 @@ def verdict(better: list[float], worse: list[float], higher_is_better: bool = Tr
 
 
 def train_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: str | Path,
-               progress: bool = True) -> dict[tuple[str, int], TrainResult]:
-    """Train every (variant, seed); each run in out_root/<variant>/seed<k> (replaced if present)."""
-    results = {}
-    for name, overrides in variants.items():
-        folder = re.sub(r"[^A-Za-z0-9.=_-]+", "_", name).strip("_")  # "DCGAN / WGAN" -> DCGAN_WGAN
-        for seed in seeds:
-            values = {**base, **overrides, "seed": seed, "out_dir": str(Path(out_root) / folder / f"seed{seed}"),
-                      "progress": progress}
-            results[(name, seed)] = train(config_from_dict(values), overwrite=True)
-    return results
+               progress: bool = True, executor: str = "auto") -> dict[tuple[str, int], TrainResult]:
+    """Train every (variant, seed) through an executor (`wgan_repro.runs`): finished runs are
+    loaded, partial ones resume, each in out_root/<variant>/seed<k>-<config hash>."""
+    from .runs import run_grid
+
+    return run_grid(base, variants, seeds, out_root, executor=executor, progress=progress,
+                    desc=Path(out_root).name)
 
 
 def histories_frame(results: dict[tuple[str, int], TrainResult]) -> pd.DataFrame:
@@ -70,23 +66,55 @@ def summarize(rows: pd.DataFrame, by: str, columns: list[str]) -> dict:
     return out
 
 
-def write_metrics(out_dir: str | Path, metrics: dict) -> Path:
-    """results/<notebook>/metrics.json (DVC metrics); NaN/inf written as null."""
-    def clean(x):
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        if isinstance(x, (float, np.floating)):
-            return None if not math.isfinite(float(x)) else float(x)
-        if isinstance(x, np.integer):
-            return int(x)
-        return x
+def preset(name: str, **overrides) -> dict:
+    """configs/<name>.yaml (the official code's settings, citing its file) with `overrides`
+    (a profile's scale: iterations, width, ...); out_dir is left to the grid."""
+    import yaml
 
-    path = Path(out_dir) / "metrics.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(clean(metrics), indent=2) + "\n")
+    from .pipeline import REPO
+
+    values = yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
+    values.pop("out_dir", None)
+    return {**values, **overrides}
+
+
+def _clean(x):
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return None if not math.isfinite(float(x)) else float(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def write_metrics(out_dir: str | Path, details: dict, headline: dict | None = None) -> Path:
+    """results/<notebook>/metrics.json: the few flat headline numbers the verdicts use (what
+    `dvc metrics show` prints); details.json beside it: everything, claims included.
+    NaN/inf are written as null."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "details.json").write_text(json.dumps(_clean(details), indent=2) + "\n")
+    flat = {k: v for k, v in (headline or {}).items() if not isinstance(v, (dict, list))}
+    if details.get("claims"):
+        flat["claims_reproduced"] = sum(c["verdict"] == REPRODUCED for c in details["claims"])
+        flat["claims_total"] = len(details["claims"])
+    path = out_dir / "metrics.json"
+    path.write_text(json.dumps(_clean(flat), indent=2) + "\n")
     return path
+
+
+def mean_std(values, prefix: str, scale: float = 1.0, digits: int = 4) -> dict:
+    """{prefix: mean, prefix_sd: std} over seeds, rounded (headline metrics)."""
+    v = np.asarray(values, float) * scale
+    return {prefix: round(float(v.mean()), digits), f"{prefix}_sd": round(float(v.std()), digits)}
+
+
+def scale_note(profile: str, ours: str, paper: str) -> str:
+    """One markdown line: the scale this notebook ran at, and the paper's."""
+    return f"**Scale.** This run ({profile} profile): {ours}. The paper: {paper}."
 
 
 def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RULE) -> dict:

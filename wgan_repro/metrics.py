@@ -48,16 +48,18 @@ def mode_coverage(samples: torch.Tensor, dataset: str, k_sigma: float = 3.0,
     )
 
 
-@torch.no_grad()
-def sample_generator(generator: torch.nn.Module, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
-    """n samples from `generator` (eval mode) with noise from its own seeded RNG, on CPU."""
+def sample_generator(generator: torch.nn.Module, n: int, seed: int = 0, batch_size: int = 500,
+                     batch_stats: bool = True) -> torch.Tensor:
+    """n samples from `generator`, on CPU, with noise from its own seeded RNG (the training RNG is
+    untouched). batch_stats: batch norm uses each batch's statistics, as both official codes
+    sample; the running statistics are left exactly as they were (models.sampling)."""
+    from .models import sampling
+
     device = next(generator.parameters()).device
     g = torch.Generator().manual_seed(seed)
-    was_training = generator.training
-    generator.eval()
     out = []
-    for start in range(0, n, batch_size):
-        z = torch.randn(min(batch_size, n - start), generator.z_dim, generator=g)
-        out.append(generator(z.to(device)).cpu())
-    generator.train(was_training)
+    with sampling(generator, batch_stats):
+        for start in range(0, n, batch_size):
+            z = torch.randn(min(batch_size, n - start), generator.z_dim, generator=g)
+            out.append(generator(z.to(device)).cpu())
     return torch.cat(out)

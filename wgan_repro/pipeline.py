@@ -39,13 +39,13 @@ TEST_PROFILE: dict[str, dict] = {
     "divergences": {"steps": 30, "seeds": [0, 1], "fig2_gap": 8.0},
     "toy_mode_collapse": {"datasets": ["8gaussians"], "iterations": 4, "dim": 16, "batch_size": 64,
         "seeds": [0, 1], "n_eval": 200, "log_every": 1, "layer_depth": 4, "layer_steps": 3},
-    "generator_architectures": {"dataset": "mnist", "image_size": 32, "iterations": 2, "dcgan_dim": 8,
+    "generator_architectures": {"dataset": "mnist", "image_size": 28, "iterations": 2, "dim": 8,
         "mlp_dim": 16, "seeds": [0, 1], "n_samples": 6, "n_reference": 6, "log_every": 1},
     "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 8, "iterations": 3,
         "critic_schedule": "constant", "seeds": [0, 1], "n_samples": 8, "n_reference": 8, "log_every": 1},
-    "rmsprop_vs_adam": {"dataset": "mnist", "image_size": 32, "dim": 8, "iterations": 4, "seeds": [0, 1],
+    "rmsprop_vs_adam": {"dataset": "mnist", "image_size": 28, "dim": 8, "iterations": 4, "seeds": [0, 1],
         "n_samples": 6, "n_reference": 6, "log_every": 1},
-    "meaningful_loss": {"dataset": "mnist", "image_size": 32, "dim": 8, "iterations": 4,
+    "meaningful_loss": {"dataset": "mnist", "image_size": 28, "dim": 8, "iterations": 4,
         "checkpoint_every": 2, "seeds": [0, 1], "n_samples": 6, "n_reference": 6},
     "vanishing_gradients": {"dataset": "mnist", "dim": 8, "pretrain_iterations": 2, "d_steps": [0, 2],
         "seeds": [0, 1]},
@@ -57,6 +57,36 @@ def read_params_file(path: Path = REPO / "params.yaml") -> dict:
     if not path.is_file():
         return {}
     return yaml.safe_load(path.read_text()) or {}
+
+
+def _typed(section: str, key: str, value, default):
+    """`value` in the type of the parameter's default, or one line saying what is allowed."""
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        if isinstance(value, str):  # YAML 1.1 reads 1e-4 as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, list):
+        ok = isinstance(value, list) and all(_typed(section, key, v, default[0]) is not None
+                                             for v in value) if default else isinstance(value, list)
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        kind = {bool: "true or false", float: "a number", int: "an integer", str: "a string",
+                list: "a list"}.get(type(default), type(default).__name__)
+        if isinstance(default, list) and default:
+            kind += f" of {type(default[0]).__name__}"
+        raise ConfigError(f"{section}.{key}={value!r} is not allowed: must be {kind} (default {default!r})")
+    return value
 
 
 def notebook_parameters(name: str, profile: str | None = None, overrides: dict | None = None,
@@ -76,33 +106,82 @@ def notebook_parameters(name: str, profile: str | None = None, overrides: dict |
             if key not in params and key != "dataset":
                 raise ConfigError(f"{section}.{key}={value!r} is not allowed: known keys are "
                                   f"{', '.join(params) or '(none)'}")
-            if isinstance(value, str) and isinstance(params.get(key), float):
-                value = float(value)  # YAML 1.1 reads 1e-4 as a string
-            params[key] = value
+            params[key] = _typed(section, key, value, params.get(key))
     params["profile"] = profile
     return params
 
 
 def run_notebook(name: str, profile: str | None = None, overrides: dict | None = None,
-                 results_root: Path | str = REPO / "results", runs_root: Path | str = REPO / "runs",
+                 results_root: Path | str = REPO / "results", runs_root: Path | str | None = None,
                  html: bool = True, params_file: Path = REPO / "params.yaml") -> Path:
-    """Execute notebooks/<name>.ipynb into <results_root>/<name>/<name>.ipynb (+ .html)."""
+    """Execute notebooks/<name>.ipynb into <results_root>/<name>/<name>.ipynb (+ .html).
+
+    Parameters are validated before anything is touched. The notebook renders into a temporary
+    folder beside results_root; only when it has run to the end do its files replace the old
+    ones, so a failing run leaves the previous results exactly as they were.
+    runs_root: where training runs live (default: beside results_root, `runs/`).
+    """
+    import os
+    import shutil
+    import tempfile
+
     import papermill as pm
 
     params = notebook_parameters(name, profile, overrides, params_file)
-    out_dir = Path(results_root) / name
-    out_dir.mkdir(parents=True, exist_ok=True)  # papermill does not create output folders
-    params.update(out_dir=str(Path(out_dir).resolve()), runs_dir=str((Path(runs_root) / name).resolve()),
-                  results_root=str(Path(results_root).resolve()))
+    results_root = Path(results_root).resolve()
+    runs_root = Path(runs_root).resolve() if runs_root else results_root.parent / "runs"
+    results_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".render-{name}-", dir=results_root.parent))
+    out_dir = staging / name
+    out_dir.mkdir()  # papermill does not create output folders
+    params.update(out_dir=str(out_dir), runs_dir=str(runs_root / name), results_root=str(results_root))
     output = out_dir / f"{name}.ipynb"
-    pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
-                        kernel_name="python3", cwd=str(REPO), progress_bar=False, log_output=False)
-    if html:
-        from nbconvert import HTMLExporter
+    # the kernel draws inline whatever MPLBACKEND the caller has (CI sets Agg for itself)
+    env_backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
+                            kernel_name="python3", cwd=str(REPO), progress_bar=False, log_output=False)
+        if html:
+            from nbconvert import HTMLExporter
 
-        body, _ = HTMLExporter().from_filename(str(output))
-        (out_dir / f"{name}.html").write_text(body)
-    return output
+            body, _ = HTMLExporter().from_filename(str(output))
+            (out_dir / f"{name}.html").write_text(body)
+        _replace_outputs(out_dir, results_root / name)
+    except pm.PapermillExecutionError as e:
+        raise NotebookFailed(f"notebook {name} failed in cell {e.exec_count}: {e.ename}: "
+                             f"{str(e.evalue).splitlines()[0] if e.evalue else ''} "
+                             f"(previous results in {results_root / name} are unchanged)") from e
+    finally:
+        if env_backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = env_backend
+        shutil.rmtree(staging, ignore_errors=True)
+    return results_root / name / f"{name}.ipynb"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook stopped with an error; the previous results were left in place."""
+
+
+def _replace_outputs(new: Path, dest: Path) -> None:
+    """Move every file and folder of `new` into `dest`, each replacing its old version."""
+    import os
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in sorted(new.iterdir()):
+        target = dest / item.name
+        if item.is_dir():
+            old = dest / f".{item.name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            if target.exists():
+                os.replace(target, old)
+            os.replace(item, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(item, target)
 
 
 def add_cli(sub) -> None:
@@ -111,7 +190,8 @@ def add_cli(sub) -> None:
     p.add_argument("--profile", default=None, help="quick | paper (default: params.yaml's profile)")
     p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                    help="override one parameter (YAML value)")
-    p.add_argument("--results", default=str(REPO / "results"))
+    p.add_argument("--results", default=str(REPO / "results"), help="rendered notebooks and metrics go here")
+    p.add_argument("--runs", default=None, help="training runs (default: runs/ beside --results)")
     p.set_defaults(func=_cli_run_notebook)
 
     p = sub.add_parser("prepare-data", help="datasets into the cache + reference features (the DVC data stage)")
@@ -121,8 +201,13 @@ def add_cli(sub) -> None:
 
 
 def _cli_run_notebook(args) -> int:
-    overrides = {k: yaml.safe_load(v) for k, v in args.param}
-    out = run_notebook(args.name, args.profile, overrides, results_root=args.results)
+    overrides = {}
+    for k, v in args.param:
+        try:
+            overrides[k] = yaml.safe_load(v)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{k}={v!r} is not allowed: not valid YAML ({str(e).splitlines()[0]})") from None
+    out = run_notebook(args.name, args.profile, overrides, results_root=args.results, runs_root=args.runs)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

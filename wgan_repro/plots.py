@@ -1,12 +1,12 @@
-"""Figures: sample grids, toy scatter + critic value surfaces (seed-band curves: seaborn in the notebooks)."""
+"""Figures: sample grids, toy scatter + critic value surfaces (seed-band curves: seaborn in the notebooks).
+
+Never switches matplotlib's backend (that would silently drop every inline figure from a
+notebook kernel): figures written only to files are drawn on a bare `matplotlib.figure.Figure`.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; notebooks display them inline anyway
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -62,10 +62,12 @@ def draw_toy(ax, real: torch.Tensor, fake: torch.Tensor, critic=None, lim: float
 def save_toy_figure(path: str | Path, real: torch.Tensor, fake: torch.Tensor, critic=None, title: str = "") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(4, 4))
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 4))
+    ax = fig.add_subplot()
     draw_toy(ax, real, fake, critic, title=title)
     ax.legend(loc="upper right", fontsize=7, markerscale=3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

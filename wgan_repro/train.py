@@ -20,7 +20,7 @@ from torch import nn
 from . import objectives
 from .config import TrainConfig
 from .data import BatchStream, atomic_save, sample_toy
-from .models import build_models
+from .models import build_models, sampling
 
 # Fields that may differ between a run and its resumption.
 RUNTIME_FIELDS = {"resume", "overwrite", "iterations", "progress", "out_dir", "sample_every",
@@ -49,7 +49,7 @@ def critic_steps_for(generator_iteration: int, n_critic: int, schedule: str = "c
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
+    if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' is not allowed here: no CUDA device is visible (use 'auto' or 'cpu')")
     return torch.device(name)
 
@@ -70,6 +70,20 @@ class TrainResult:
 
     def series(self, key: str) -> list[float]:
         return [row[key] for row in self.history if key in row]
+
+
+def _first_non_finite(generator: nn.Module, critic: nn.Module, *optimizers) -> str | None:
+    """Name of the first weight or optimiser-state tensor holding NaN/inf (one sync for all)."""
+    named = [(f"generator.{n}", t) for n, t in generator.state_dict().items()]
+    named += [(f"critic.{n}", t) for n, t in critic.state_dict().items()]
+    for k, opt in enumerate(optimizers):
+        for pid, state in opt.state.items():
+            named += [(f"optimizer {k} state {pid}.{n}", t) for n, t in state.items() if torch.is_tensor(t)]
+    named = [(n, t) for n, t in named if t.is_floating_point()]
+    if not named:
+        return None
+    ok = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu()
+    return None if bool(ok.all()) else named[int((~ok).nonzero()[0])][0]
 
 
 def _grad_norm(module: nn.Module) -> float:
@@ -190,6 +204,10 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
     toy_real = sample_toy(cfg.dataset, 1000, torch.Generator().manual_seed(cfg.seed)) if cfg.is_toy else None
 
     def checkpoint(done: int) -> None:
+        # never write a poisoned checkpoint over the last good one: weights and optimiser state first
+        bad = _first_non_finite(generator, critic, opt_g, opt_d)
+        if bad is not None:
+            raise diverged(f"{bad} is not finite", done - 1)
         ckpts.save({
             "iteration": done, "config": cfg.to_dict(),
             "generator": generator.state_dict(), "critic": critic.state_dict(),
@@ -199,10 +217,8 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
         })
 
     def save_samples(done: int) -> None:
-        generator.eval()
-        with torch.no_grad():
+        with sampling(generator):  # batch statistics, as the official codes sample
             fake = generator(noise).cpu()
-        generator.train()
         path = out_dir / "samples" / f"iter_{done:06d}.png"
         if cfg.is_toy:
             plots.save_toy_figure(path, toy_real, fake, critic, title=f"iteration {done}")
@@ -211,12 +227,11 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
         if live is not None:
             live.log_image(f"samples/iter_{done:06d}.png", path)
 
-    def check_finite(name: str, value: torch.Tensor, it: int) -> None:
-        if not torch.isfinite(value):
-            where = f"{ckpts.last} (iteration {torch.load(ckpts.last, weights_only=False)['iteration']})" \
-                if ckpts.last.is_file() else "none written yet"
-            raise TrainingDiverged(f"{name} is {value.item()} at generator iteration {it}: training "
-                                   f"stopped; last good checkpoint: {where}")
+    def diverged(what: str, it: int) -> TrainingDiverged:
+        where = f"{ckpts.last} (iteration {torch.load(ckpts.last, weights_only=False)['iteration']})" \
+            if ckpts.last.is_file() else "none written yet"
+        return TrainingDiverged(f"{what} at generator iteration {it}: training stopped; "
+                                f"last good checkpoint: {where}")
 
     result = TrainResult(cfg, generator, critic, out_dir)
     bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, disable=not cfg.progress,
@@ -242,7 +257,6 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
                     penalty, interp_norms = objectives.gradient_penalty(
                         critic, real, fake, cfg.gp_weight, cfg.gp_one_sided)
                 total_d = loss_d + penalty
-                check_finite("critic loss", total_d, it)
                 opt_d.zero_grad(set_to_none=True)
                 total_d.backward()
                 opt_d.step()
@@ -253,16 +267,22 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
                 p.requires_grad_(False)
             fake = generator(torch.randn(cfg.batch_size, cfg.noise_dim, device=device))
             loss_g = objectives.generator_loss(cfg.loss, critic(fake))
-            check_finite("generator loss", loss_g, it)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
-            g_grad = _grad_norm(generator)
+            done = it + 1
+            # Finiteness and diagnostics are read on logged iterations only: reading a value
+            # makes the host wait for the device, so between logs the loop never does.
+            logged = it % cfg.log_every == 0 or done == cfg.iterations
+            if logged:
+                g_grad = _grad_norm(generator)
+                for name, value in (("critic loss", total_d), ("generator loss", loss_g)):
+                    if not math.isfinite(value.item()):
+                        raise diverged(f"{name} is {value.item()}", it)
             opt_g.step()
             for p in critic.parameters():
                 p.requires_grad_(True)
-            done = it + 1
 
-            if it % cfg.log_every == 0 or done == cfg.iterations:
+            if logged:
                 row = {"iteration": it, "critic_steps": n_steps,
                        "wasserstein_estimate": objectives.wasserstein_estimate(f_real, f_fake).item(),
                        "loss_critic": loss_d.item(), "loss_generator": loss_g.item(),
