@@ -19,10 +19,9 @@ test: setup  ## run the test suite on CPU
 	$(BIN)/python -m pytest -q
 
 repro: setup  ## run the whole DVC pipeline (CPU quick profile by default; profile in params.yaml)
-	# --allow-missing: a fresh clone has the committed results but not the DVC-cached checkpoints
-	# (runs/); stages whose code, notebooks and params are unchanged are not re-run for those alone.
+	# runs/ is a working folder, not a DVC output: a fresh clone's `dvc repro` has nothing to do;
 	# `dvc repro -f` re-runs everything.
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --allow-missing
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 plots: setup  ## dvc plots show -> results/plots/index.html (works offline: vega is inlined in .dvc/plots/offline.html)
 	$(BIN)/dvc plots show
