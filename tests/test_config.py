@@ -32,6 +32,15 @@ BAD = [
     (dict(dataset="folder", arch="dcgan"), "data_dir"),
     (dict(critic_schedule="sometimes"), "critic_schedule"),
     (dict(learning_rate=1e-4), "learning_rate"),
+    # issue 9.6: each of these used to be accepted or to end in a traceback
+    (dict(seed=-1), "seed"),
+    (dict(seed=2**70), "seed"),
+    (dict(lr_g=1e39), "lr_g"),
+    (dict(gp_weight=1e39, d_norm="none"), "gp_weight"),
+    (dict(device="tpu"), "device"),
+    (dict(loss="wgan", gp_weight=0.0, clip_value=None), "gp_weight"),  # an unconstrained critic
+    (dict(dataset="mnist", arch="gp-dcgan", g_arch="resnet", image_size=28), "g_arch"),
+    (dict(dataset="mnist", arch="dcgan", g_arch="gp-constant", image_size=28), "image_size"),
 ]
 
 
@@ -63,7 +72,7 @@ def test_yaml_1e_4_string_becomes_float(tmp_path):
     # YAML 1.1 reads 1e-4 (no dot) as the string '1e-4'
     assert yaml.safe_load("lr_g: 1e-4")["lr_g"] == "1e-4"
     p = tmp_path / "c.yaml"
-    p.write_text("lr_g: 1e-4\nlr_d: 2e-4\n")
+    p.write_text("lr_g: 1e-4\nlr_d: 2e-4\ngp_weight: 10\nd_norm: none\n")
     cfg = load_config(p)
     assert cfg.lr_g == pytest.approx(1e-4) and isinstance(cfg.lr_g, float)
     assert cfg.lr_d == pytest.approx(2e-4)
@@ -100,3 +109,22 @@ def test_every_preset_cites_the_official_file_it_follows():
     for path in sorted((REPO / "configs").glob("*.yaml")):
         head = path.read_text().split("\n")[:6]
         assert any(re.search(r"gan_(toy|mnist|cifar|64x64)\.py|WassersteinGAN", line) for line in head), path.name
+
+
+@pytest.mark.parametrize("text,expect", [
+    ("", r"^config=.* is not allowed: it is empty"),
+    ("lr_g: [1\n", r"^config=.* is not allowed: not valid YAML at line"),
+    ("- a\n- b\n", r"^config=.* is not allowed: must hold a mapping"),
+])
+def test_bad_yaml_files_give_one_line(tmp_path, text, expect):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=expect) as err:
+        load_config(p)
+    assert "\n" not in str(err.value)
+
+
+def test_malformed_override_gives_one_line():
+    with pytest.raises(ConfigError, match=r"^seeds='\[1' is not allowed: not valid YAML") as err:
+        load_config(None, ["seeds=[1"])
+    assert "\n" not in str(err.value)

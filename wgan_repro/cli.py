@@ -56,13 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     from .data import DataNotFoundError
     from .fidelity import MetricsUnavailable
     from .pipeline import NotebookFailed
-    from .train import RunExistsError, TrainingDiverged
+    from .train import RunExistsError, RunLockedError, TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DataNotFoundError, RunExistsError, TrainingDiverged, MetricsUnavailable,
-            NotebookFailed) as e:
+    except (ConfigError, DataNotFoundError, RunExistsError, RunLockedError, TrainingDiverged,
+            MetricsUnavailable, NotebookFailed) as e:
         print(f"wgan-repro: error: {e}", file=sys.stderr)
         return 2
 

@@ -29,6 +29,9 @@ DEVICES = ("auto", "cpu", "cuda")
 IMAGE_SIZES = {"dcgan": (32, 64), "gp-dcgan": (28, 32, 64), "gp-constant": (28, 32, 64), "mlp": (28, 32, 64)}
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 class ConfigError(ValueError):
     """A bad configuration value. The message is one line: field, value, what is allowed."""
 
@@ -93,6 +96,9 @@ class TrainConfig:
     """Penalise only gradient norms above 1: lambda * max(0, ||grad|| - 1)^2."""
     allow_clip_with_gp: bool = False
     """Explicitly allow weight clipping and a gradient penalty in the same run."""
+    allow_unconstrained: bool = False
+    """Explicitly allow loss 'wgan' with neither clipping nor a penalty (an unconstrained critic:
+    its 'W estimate' is unbounded)."""
 
     # --- optimisation ---
     optimizer: str = "rmsprop"
@@ -200,6 +206,12 @@ def validate(cfg: TrainConfig) -> None:
         _positive(cfg, name)
     for name in ("gp_weight", "log_every", "sample_every", "checkpoint_every"):
         _positive(cfg, name, strict=False)
+    for f in dataclasses.fields(cfg):  # training runs in float32: a value past its range becomes inf
+        v = getattr(cfg, f.name)
+        if isinstance(v, float) and abs(v) > FLOAT32_MAX:
+            _fail(f.name, v, f"must be finite in float32 (|value| <= {FLOAT32_MAX:.3g})")
+    if not 0 <= cfg.seed < 2**32:
+        _fail("seed", cfg.seed, "must be an integer in [0, 2**32)")
     if cfg.log_every < 1:
         _fail("log_every", cfg.log_every, "must be >= 1")
     if cfg.n_critic < 1:
@@ -233,6 +245,9 @@ def validate(cfg: TrainConfig) -> None:
                 _fail("image_size", cfg.image_size, f"{name} {arch!r} supports " + ", ".join(map(str, sizes)))
     if cfg.dataset == "folder" and not cfg.data_dir:
         _fail("data_dir", cfg.data_dir, "dataset 'folder' needs data_dir (a folder of images)")
+    if cfg.loss == "wgan" and cfg.clip_value is None and cfg.gp_weight == 0 and not cfg.allow_unconstrained:
+        _fail("gp_weight", cfg.gp_weight, "loss 'wgan' needs a Lipschitz method: clip_value (WGAN) or "
+              "gp_weight > 0 (WGAN-GP), or allow_unconstrained=true")
 
 
 # ---------------------------------------------------------------------- type coercion
@@ -298,7 +313,11 @@ def parse_override(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} is not allowed: use key=value")
     key, raw = text.split("=", 1)
-    return key.strip(), yaml.safe_load(raw) if raw.strip() else None
+    try:
+        return key.strip(), yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{key.strip()}={raw!r} is not allowed: not valid YAML "
+                          f"({str(e).splitlines()[0]})") from None
 
 
 def config_from_dict(values: dict, overrides: list[str] | dict | None = None) -> TrainConfig:
@@ -324,7 +343,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] | dict | No
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config={str(path)!r} is not allowed: no such file")
-        values = yaml.safe_load(path.read_text()) or {}
+        try:
+            values = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"config={str(path)!r} is not allowed: not valid YAML{where} "
+                              f"({getattr(e, 'problem', None) or str(e).splitlines()[0]})") from None
+        if values is None:
+            raise ConfigError(f"config={str(path)!r} is not allowed: it is empty (a preset names at least the "
+                              f"objective and its Lipschitz method; see configs/)")
         if not isinstance(values, dict):
             raise ConfigError(f"config={str(path)!r} is not allowed: must hold a mapping of fields")
     return config_from_dict(values, overrides)

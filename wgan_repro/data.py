@@ -84,17 +84,19 @@ def toy_mixture(name: str) -> ToyMixture:
     raise ValueError(f"dataset={name!r} is not allowed: toy mixtures are 8gaussians, 25gaussians")
 
 
-def sample_toy(name: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """n points (n, 2) from a toy distribution, using torch's RNG (seeded by the caller)."""
+def sample_toy(name: str, n: int, generator: torch.Generator | None = None,
+               device: torch.device | str = "cpu") -> torch.Tensor:
+    """n points (n, 2) from a toy distribution, drawn on `device` with its RNG (seeded by the caller)."""
     if name in ("8gaussians", "25gaussians"):
         mix = toy_mixture(name)
-        idx = torch.randint(len(mix.centers), (n,), generator=generator)
-        return mix.centers[idx] + mix.sigma * torch.randn(n, 2, generator=generator)
+        idx = torch.randint(len(mix.centers), (n,), generator=generator, device=device)
+        return mix.centers.to(device)[idx] + mix.sigma * torch.randn(n, 2, generator=generator, device=device)
     if name == "swissroll":
         # sklearn.datasets.make_swiss_roll(noise=0.25), coordinates (x, z), / 7.5 as in gan_toy.py
-        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
-        xyz = torch.stack([t * torch.cos(t), 21 * torch.rand(n, generator=generator), t * torch.sin(t)], 1)
-        xyz = xyz + 0.25 * torch.randn(n, 3, generator=generator)
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator, device=device))
+        xyz = torch.stack([t * torch.cos(t), 21 * torch.rand(n, generator=generator, device=device),
+                           t * torch.sin(t)], 1)
+        xyz = xyz + 0.25 * torch.randn(n, 3, generator=generator, device=device)
         return xyz[:, [0, 2]] / 7.5
     raise ValueError(f"dataset={name!r} is not allowed: one of 8gaussians, 25gaussians, swissroll")
 
@@ -317,13 +319,17 @@ class BatchStream:
 
     Images: reshuffled each epoch with a permutation seeded by (seed, epoch); the position is
     part of the state, so a resumed run sees exactly the batches an uninterrupted one would.
-    Toy data: fresh samples from torch's global RNG (saved in checkpoints by the trainer).
+    Toy data: fresh samples drawn on the device from its RNG (saved in checkpoints by the trainer).
+    In-memory images live on the device as uint8 and are indexed and converted there: no
+    host-to-device copy per batch.
     """
 
     def __init__(self, cfg, device: torch.device):
         self.cfg, self.device = cfg, device
         self.epoch, self.pos = 0, 0
         self.source = None if cfg.is_toy else image_dataset(cfg)
+        if isinstance(self.source, torch.Tensor):
+            self.source = self.source.to(device)
         if self.source is not None and len(self.source) < cfg.batch_size:
             raise ValueError(f"batch_size={cfg.batch_size} is not allowed: the dataset holds only "
                              f"{len(self.source)} images")
@@ -338,16 +344,15 @@ class BatchStream:
     def next(self) -> torch.Tensor:
         b = self.cfg.batch_size
         if self.source is None:
-            return sample_toy(self.cfg.dataset, b).to(self.device)
+            return sample_toy(self.cfg.dataset, b, device=self.device)
         if self.pos + b > len(self.source):  # drop the last incomplete batch, as drop_last=True
             self.epoch, self.pos, self._perm = self.epoch + 1, 0, None
         idx = self._permutation()[self.pos:self.pos + b]
         self.pos += b
         if isinstance(self.source, torch.Tensor):
-            batch = self.source[idx]
-        else:
-            batch = torch.stack([self.source[int(i)] for i in idx])
-        return to_unit_range(batch).to(self.device)
+            return to_unit_range(self.source[idx.to(self.device)])
+        batch = torch.stack([self.source[int(i)] for i in idx])
+        return to_unit_range(batch.to(self.device))
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "pos": self.pos}

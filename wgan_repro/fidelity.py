@@ -342,6 +342,11 @@ def _cli_evaluate(args) -> int:
     from .train import load_generator
 
     generator, cfg = load_generator(args.checkpoint, "cuda" if args.device == "cuda" else "cpu")
+    if cfg.is_toy:
+        from .config import ConfigError
+
+        raise ConfigError(f"checkpoint={args.checkpoint!r} is not allowed: it is a {cfg.dataset} (2-D points) run; "
+                          f"FID/KID/IS score image generators (for toy runs: wgan_repro.metrics.mode_coverage)")
     reference = args.reference or f"{cfg.dataset}-train"
     out = score(generator, reference, args.n_reference, args.n_samples, cfg.image_size, seed=args.seed,
                 device=args.device, progress=True, data_root=cfg.data_root)

@@ -8,7 +8,6 @@ and resumed run continues the very same curve.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,9 +17,10 @@ import torch
 from torch import nn
 
 from . import objectives
-from .config import TrainConfig
-from .data import BatchStream, atomic_save, sample_toy
+from .config import ConfigError, TrainConfig
+from .data import BatchStream, sample_toy
 from .models import build_models, sampling
+from .rundir import RunDir, RunExistsError, RunLockedError, read_history  # noqa: F401 (re-exported)
 
 # Fields that may differ between a run and its resumption.
 RUNTIME_FIELDS = {"resume", "overwrite", "iterations", "progress", "out_dir", "sample_every",
@@ -28,11 +28,7 @@ RUNTIME_FIELDS = {"resume", "overwrite", "iterations", "progress", "out_dir", "s
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class RunExistsError(FileExistsError):
-    """out_dir already holds a run and neither resume nor overwrite was asked for."""
+    """A loss or a weight became NaN or infinite; the last good checkpoint is kept."""
 
 
 def critic_steps_for(generator_iteration: int, n_critic: int, schedule: str = "constant") -> int:
@@ -50,7 +46,7 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' is not allowed here: no CUDA device is visible (use 'auto' or 'cpu')")
+        raise ConfigError(f"device={name!r} is not allowed here: no CUDA device is visible (use 'auto' or 'cpu')")
     return torch.device(name)
 
 
@@ -100,50 +96,22 @@ def _weight_stats(critic: nn.Module, clip_value: float | None) -> dict:
     return stats
 
 
-class _Checkpoints:
-    def __init__(self, out_dir: Path, keep: bool):
-        self.dir, self.keep = out_dir / "checkpoints", keep
-        self.last = self.dir / "last.pt"
-
-    def save(self, state: dict) -> None:
-        atomic_save(state, self.last)
-        if self.keep:
-            atomic_save(state, self.dir / f"ckpt_{state['iteration']:06d}.pt")
-
-    def load(self, device: torch.device) -> dict | None:
-        return torch.load(self.last, map_location=device, weights_only=False) if self.last.is_file() else None
-
-
 def load_generator(checkpoint: str | Path, device: str = "cpu") -> tuple[nn.Module, TrainConfig]:
-    """The generator (eval mode) and config stored in a checkpoint file."""
-    state = torch.load(checkpoint, map_location=device, weights_only=False)
-    cfg = TrainConfig(**{**state["config"], "progress": False})
-    g, _ = build_models(cfg)
-    g.load_state_dict(state["generator"])
+    """The generator and config stored in a checkpoint file (one line when it is not one)."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint={str(path)!r} is not allowed: no such file")
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+        cfg = TrainConfig(**{**state["config"], "progress": False})
+        g, _ = build_models(cfg)
+        g.load_state_dict(state["generator"])
+    except ConfigError:
+        raise
+    except Exception as e:
+        raise ConfigError(f"checkpoint={str(path)!r} is not allowed: not a wgan-repro checkpoint "
+                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     return g.to(device).eval(), cfg
-
-
-def _truncate_logs(out_dir: Path, start: int) -> None:
-    """Drop log rows from iterations >= start (written after the checkpoint we resume from)."""
-    hist = out_dir / "history.jsonl"
-    if hist.is_file():
-        rows = [r for r in hist.read_text().splitlines() if r and json.loads(r)["iteration"] < start]
-        hist.write_text("".join(r + "\n" for r in rows))
-    for tsv in (out_dir / "dvclive" / "plots" / "metrics").rglob("*.tsv"):
-        lines = tsv.read_text().splitlines()
-        kept = [lines[0]] + [ln for ln in lines[1:] if int(ln.split("\t")[0]) < start]
-        tsv.write_text("\n".join(kept) + "\n")
-    metrics = out_dir / "dvclive" / "metrics.json"
-    if metrics.is_file():
-        data = json.loads(metrics.read_text())
-        data["step"] = max(start - 1, 0)
-        metrics.write_text(json.dumps(data))
-
-
-def _open_live(out_dir: Path, resume: bool):
-    from dvclive import Live
-
-    return Live(dir=str(out_dir / "dvclive"), resume=resume, save_dvc_exp=False, dvcyaml=None, report=None)
 
 
 def fixed_noise(cfg: TrainConfig, n: int = 64) -> torch.Tensor:
@@ -151,8 +119,25 @@ def fixed_noise(cfg: TrainConfig, n: int = 64) -> torch.Tensor:
     return torch.randn(n, cfg.noise_dim, generator=torch.Generator().manual_seed(cfg.seed + 10_007))
 
 
+def _diagnostics(cfg, critic, real, fake, f_real, f_fake, loss_d, loss_g, penalty, interp_norms) -> dict:
+    """What a logged iteration records besides the losses (WGAN Figs. 3-4, WGAN-GP Fig. 1b)."""
+    row = {"wasserstein_estimate": objectives.wasserstein_estimate(f_real, f_fake).item(),
+           "loss_critic": loss_d.item(), "loss_generator": loss_g.item(), "gradient_penalty": penalty.item()}
+    if cfg.loss != "wgan":
+        # at the optimal D, -loss_D = 2 JS - log 4  (Goodfellow et al. 2014, Thm. 1)
+        row["js_estimate"] = math.log(2) - loss_d.item() / 2
+    k = min(64, cfg.batch_size)
+    row["critic_grad_norm_real"] = float(objectives.input_gradient_norms(critic, real[:k]).mean())
+    row["critic_grad_norm_fake"] = float(objectives.input_gradient_norms(critic, fake[:k]).mean())
+    row["critic_grad_norm_interp"] = float(  # the penalty's own pass when there is one
+        interp_norms.mean() if interp_norms is not None else
+        objectives.input_gradient_norms(critic, objectives.interpolate(real[:k], fake[:k])).mean())
+    row.update(_weight_stats(critic, cfg.clip_value))
+    return row
+
+
 def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
-    """Train `cfg`; write checkpoints, history.jsonl, DVCLive logs and samples under cfg.out_dir.
+    """Train `cfg` (WGAN Alg. 1 / WGAN-GP Alg. 1); the run's files go to cfg.out_dir (`RunDir`).
 
     overwrite: start afresh even if out_dir holds a run (otherwise that is an error, unless
     cfg.resume, which continues it).
@@ -162,172 +147,121 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
     from . import plots
 
     device = pick_device(cfg.device)
-    out_dir = Path(cfg.out_dir)
-    ckpts = _Checkpoints(out_dir, cfg.keep_checkpoints)
-    if ckpts.last.is_file() and not (cfg.resume or overwrite):
-        raise RunExistsError(f"out_dir={str(out_dir)!r} is not allowed: it already holds a run "
-                             f"(resume=true continues it, another out_dir keeps it)")
-    torch.manual_seed(cfg.seed)
-    generator, critic = build_models(cfg)
-    generator.to(device)
-    critic.to(device)
-    opt_g = make_optimizer(cfg, generator.parameters(), cfg.lr_g)
-    opt_d = make_optimizer(cfg, critic.parameters(), cfg.lr_d)
-    stream = BatchStream(cfg, device)
+    with RunDir(cfg, overwrite) as run:
+        torch.manual_seed(cfg.seed)
+        generator, critic = build_models(cfg)
+        generator.to(device)
+        critic.to(device)
+        opt_g = make_optimizer(cfg, generator.parameters(), cfg.lr_g)
+        opt_d = make_optimizer(cfg, critic.parameters(), cfg.lr_d)
+        stream = BatchStream(cfg, device)
+        state = run.resume_state(device, RUNTIME_FIELDS)
+        if state is not None:
+            generator.load_state_dict(state["generator"])
+            critic.load_state_dict(state["critic"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            stream.load_state_dict(state["stream"])
+            torch.set_rng_state(state["rng_cpu"])
+            if device.type == "cuda" and state.get("rng_cuda") is not None:
+                torch.cuda.set_rng_state(state["rng_cuda"], device)
+        start = state["iteration"] if state is not None else 0
+        run.start(start)
+        noise = fixed_noise(cfg).to(device)
+        toy_real = sample_toy(cfg.dataset, 1000, torch.Generator().manual_seed(cfg.seed)) if cfg.is_toy else None
 
-    start = 0
-    state = ckpts.load(device) if cfg.resume else None
-    if state is not None:
-        saved = state["config"]
-        for key, value in cfg.to_dict().items():
-            if key not in RUNTIME_FIELDS and saved.get(key) != value:
-                raise ValueError(f"{key}={value!r} is not allowed on resume: the checkpoint was "
-                                 f"trained with {key}={saved.get(key)!r}")
-        generator.load_state_dict(state["generator"])
-        critic.load_state_dict(state["critic"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        stream.load_state_dict(state["stream"])
-        torch.set_rng_state(state["rng_cpu"])
-        if device.type == "cuda" and state.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(state["rng_cuda"])
-        start = state["iteration"]
-    elif out_dir.exists():
-        for stale in [out_dir / "history.jsonl", ckpts.last]:
-            stale.unlink(missing_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _truncate_logs(out_dir, start)
-    (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    live = _open_live(out_dir, resume=start > 0) if cfg.dvclive else None
-    history_file = (out_dir / "history.jsonl").open("a")
-    noise = fixed_noise(cfg).to(device)
-    toy_real = sample_toy(cfg.dataset, 1000, torch.Generator().manual_seed(cfg.seed)) if cfg.is_toy else None
+        def diverged(what: str, it: int) -> TrainingDiverged:
+            return TrainingDiverged(f"{what} at generator iteration {it}: training stopped; "
+                                    f"last good checkpoint: {run.last_good()}")
 
-    def checkpoint(done: int) -> None:
-        # never write a poisoned checkpoint over the last good one: weights and optimiser state first
-        bad = _first_non_finite(generator, critic, opt_g, opt_d)
-        if bad is not None:
-            raise diverged(f"{bad} is not finite", done - 1)
-        ckpts.save({
-            "iteration": done, "config": cfg.to_dict(),
-            "generator": generator.state_dict(), "critic": critic.state_dict(),
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "stream": stream.state_dict(),
-            "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None,
-        })
+        def checkpoint(done: int) -> None:
+            # never write a poisoned checkpoint over the last good one: weights and optimiser state first
+            bad = _first_non_finite(generator, critic, opt_g, opt_d)
+            if bad is not None:
+                raise diverged(f"{bad} is not finite", done - 1)
+            run.save_checkpoint({
+                "iteration": done, "config": cfg.to_dict(),
+                "generator": generator.state_dict(), "critic": critic.state_dict(),
+                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "stream": stream.state_dict(),
+                "rng_cpu": torch.get_rng_state(),
+                "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            })
 
-    def save_samples(done: int) -> None:
-        with sampling(generator):  # batch statistics, as the official codes sample
-            fake = generator(noise).cpu()
-        path = out_dir / "samples" / f"iter_{done:06d}.png"
-        if cfg.is_toy:
-            plots.save_toy_figure(path, toy_real, fake, critic, title=f"iteration {done}")
-        else:
-            plots.save_image_grid(path, fake)
-        if live is not None:
-            live.log_image(f"samples/iter_{done:06d}.png", path)
+        def save_samples(done: int) -> None:
+            with sampling(generator):  # batch statistics, as the official codes sample
+                fake = generator(noise).cpu()
+            path = run.sample_path(done)
+            if cfg.is_toy:
+                plots.save_toy_figure(path, toy_real, fake, critic, title=f"iteration {done}")
+            else:
+                plots.save_image_grid(path, fake)
+            run.log_image(path)
 
-    def diverged(what: str, it: int) -> TrainingDiverged:
-        where = f"{ckpts.last} (iteration {torch.load(ckpts.last, weights_only=False)['iteration']})" \
-            if ckpts.last.is_file() else "none written yet"
-        return TrainingDiverged(f"{what} at generator iteration {it}: training stopped; "
-                                f"last good checkpoint: {where}")
+        def noise_batch() -> torch.Tensor:
+            return torch.randn(cfg.batch_size, cfg.noise_dim, device=device)
 
-    result = TrainResult(cfg, generator, critic, out_dir)
-    bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, disable=not cfg.progress,
-               desc=f"{cfg.loss} {cfg.dataset}", dynamic_ncols=True, mininterval=2.0)
-    t_start = time.perf_counter()
-    try:
-        for it in bar:
-            t0 = time.perf_counter()
-            generator.train()
-            critic.train()
-            n_steps = critic_steps_for(it, cfg.n_critic, cfg.critic_schedule)
-            for p in critic.parameters():
-                p.requires_grad_(True)
-            for _ in range(n_steps):
-                real = stream.next()
-                with torch.no_grad():
-                    fake = generator(torch.randn(cfg.batch_size, cfg.noise_dim, device=device))
-                f_real, f_fake = critic(real), critic(fake)
-                loss_d = objectives.critic_loss(cfg.loss, f_real, f_fake)
-                penalty = torch.zeros((), device=device)
-                interp_norms = None
-                if cfg.gp_weight > 0:
-                    penalty, interp_norms = objectives.gradient_penalty(
-                        critic, real, fake, cfg.gp_weight, cfg.gp_one_sided)
-                total_d = loss_d + penalty
-                opt_d.zero_grad(set_to_none=True)
-                total_d.backward()
-                opt_d.step()
-                if cfg.clip_value is not None:
-                    objectives.clip_weights(critic, cfg.clip_value)
+        bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, disable=not cfg.progress,
+                   desc=f"{cfg.loss} {cfg.dataset}", dynamic_ncols=True, mininterval=2.0)
+        t_start = time.perf_counter()
+        try:
+            for it in bar:
+                t0 = time.perf_counter()
+                generator.train()
+                critic.train()
+                # --- critic: n_critic steps (WGAN Alg. 1 lines 2-8; WGAN-GP Alg. 1 lines 2-10)
+                critic.requires_grad_(True)
+                n_steps = critic_steps_for(it, cfg.n_critic, cfg.critic_schedule)
+                for _ in range(n_steps):
+                    real = stream.next()
+                    with torch.no_grad():
+                        fake = generator(noise_batch())
+                    f_real, f_fake = critic(real), critic(fake)
+                    loss_d = objectives.critic_loss(cfg.loss, f_real, f_fake)
+                    penalty, interp_norms = torch.zeros((), device=device), None
+                    if cfg.gp_weight > 0:
+                        penalty, interp_norms = objectives.gradient_penalty(
+                            critic, real, fake, cfg.gp_weight, cfg.gp_one_sided)
+                    total_d = loss_d + penalty
+                    opt_d.zero_grad(set_to_none=True)
+                    total_d.backward()
+                    opt_d.step()
+                    if cfg.clip_value is not None:
+                        objectives.clip_weights(critic, cfg.clip_value)
 
-            for p in critic.parameters():  # no critic gradients during the generator step
-                p.requires_grad_(False)
-            fake = generator(torch.randn(cfg.batch_size, cfg.noise_dim, device=device))
-            loss_g = objectives.generator_loss(cfg.loss, critic(fake))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            done = it + 1
-            # Finiteness and diagnostics are read on logged iterations only: reading a value
-            # makes the host wait for the device, so between logs the loop never does.
-            logged = it % cfg.log_every == 0 or done == cfg.iterations
-            if logged:
-                g_grad = _grad_norm(generator)
-                for name, value in (("critic loss", total_d), ("generator loss", loss_g)):
-                    if not math.isfinite(value.item()):
-                        raise diverged(f"{name} is {value.item()}", it)
-            opt_g.step()
-            for p in critic.parameters():
-                p.requires_grad_(True)
+                # --- generator: one step (WGAN Alg. 1 lines 9-10; WGAN-GP Alg. 1 lines 11-12)
+                critic.requires_grad_(False)  # no critic gradients during the generator step
+                fake = generator(noise_batch())
+                loss_g = objectives.generator_loss(cfg.loss, critic(fake))
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                done = it + 1
+                # Values are read on logged iterations only: a read makes the host wait for the
+                # device, so between logs the loop never does.
+                logged = it % cfg.log_every == 0 or done == cfg.iterations
+                if logged:
+                    g_grad = _grad_norm(generator)
+                    for name, value in (("critic loss", total_d), ("generator loss", loss_g)):
+                        if not math.isfinite(value.item()):
+                            raise diverged(f"{name} is {value.item()}", it)
+                opt_g.step()
+                critic.requires_grad_(True)
 
-            if logged:
-                row = {"iteration": it, "critic_steps": n_steps,
-                       "wasserstein_estimate": objectives.wasserstein_estimate(f_real, f_fake).item(),
-                       "loss_critic": loss_d.item(), "loss_generator": loss_g.item(),
-                       "gradient_penalty": penalty.item(), "generator_grad_norm": g_grad}
-                if cfg.loss != "wgan":
-                    # at the optimal D, -loss_D = 2 JS - log 4  (Goodfellow et al. 2014, Thm. 1)
-                    row["js_estimate"] = math.log(2) - loss_d.item() / 2
-                k = min(64, cfg.batch_size)
-                row["critic_grad_norm_real"] = float(objectives.input_gradient_norms(critic, real[:k]).mean())
-                row["critic_grad_norm_fake"] = float(objectives.input_gradient_norms(critic, fake[:k]).mean())
-                row["critic_grad_norm_interp"] = float(
-                    interp_norms.mean() if interp_norms is not None else
-                    objectives.input_gradient_norms(critic, objectives.interpolate(real[:k], fake[:k])).mean())
-                row.update(_weight_stats(critic, cfg.clip_value))
-                row["seconds_per_iteration"] = time.perf_counter() - t0
-                row["wall_time"] = time.perf_counter() - t_start
-                result.history.append(row)
-                history_file.write(json.dumps(row) + "\n")
-                history_file.flush()
-                if live is not None:
-                    live.step = it
-                    for key, value in row.items():
-                        if key != "iteration":
-                            live.log_metric(key, value)
-                    live.next_step()
-                bar.set_postfix(W=f"{row['wasserstein_estimate']:.4f}", refresh=False)
-
-            if (cfg.sample_every and done % cfg.sample_every == 0) or done == cfg.iterations:
-                save_samples(done)
-            if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.iterations:
-                checkpoint(done)
-    finally:
-        bar.close()
-        history_file.close()
-        if live is not None:
-            live.end()
-    if start > 0:  # the full curve, including the part before the resumption
-        result.history = read_history(out_dir)
-    return result
-
-
-def read_history(out_dir: str | Path) -> list[dict]:
-    """Rows of history.jsonl (one per logged generator iteration)."""
-    path = Path(out_dir) / "history.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
+                if logged:
+                    row = {"iteration": it, "critic_steps": n_steps, "generator_grad_norm": g_grad,
+                           **_diagnostics(cfg, critic, real, fake, f_real, f_fake, loss_d, loss_g, penalty,
+                                          interp_norms),
+                           "seconds_per_iteration": time.perf_counter() - t0,
+                           "wall_time": time.perf_counter() - t_start}
+                    run.log(row)
+                    bar.set_postfix(W=f"{row['wasserstein_estimate']:.4f}", refresh=False)
+                if (cfg.sample_every and done % cfg.sample_every == 0) or done == cfg.iterations:
+                    save_samples(done)
+                if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.iterations:
+                    checkpoint(done)
+        finally:
+            bar.close()
+    # the full curve, including the part before a resumption
+    return TrainResult(cfg, generator, critic, run.path, read_history(run.path))
 
 
 def fit_critic_1d(mu_real: float = 0.0, mu_fake: float = 3.0, loss: str = "wgan", gp_weight: float = 10.0,
