@@ -131,6 +131,8 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
     results_root = Path(results_root).resolve()
     runs_root = Path(runs_root).resolve() if runs_root else results_root.parent / "runs"
     results_root.mkdir(parents=True, exist_ok=True)
+    for stale in results_root.parent.glob(f".render-{name}-*"):  # left by a killed render
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".render-{name}-", dir=results_root.parent))
     out_dir = staging / name
     out_dir.mkdir()  # papermill does not create output folders
