@@ -74,3 +74,18 @@ def test_bad_values_stop_before_any_run_starts(tmp_path):
     assert not any(tmp_path.rglob("last.pt"))
     with pytest.raises(ConfigError, match=r"^executor='gpu' is not allowed: one of"):
         R.run_grid(BASE, {"ok": {}}, [0], tmp_path, executor="gpu", progress=False)
+
+
+def test_ray_executor_on_a_local_head_gives_the_same_numbers_as_inprocess(tmp_path):
+    ray = pytest.importorskip("ray")  # in the dev extra: CI has it
+    inproc = R.run_grid(BASE, VARIANTS, [0], tmp_path / "a", executor="inprocess", progress=False)
+    ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=2, include_dashboard=False,
+             log_to_driver=False, configure_logging=False)
+    try:
+        assert ray.is_initialized()
+        on_ray = R.run_grid(BASE, VARIANTS, [0], tmp_path / "b", executor="ray", progress=False)
+    finally:
+        ray.shutdown()
+    for key in inproc:
+        assert torch.equal(_weights(inproc[key]), _weights(on_ray[key])), key
+        assert inproc[key].history[-1]["loss_critic"] == on_ray[key].history[-1]["loss_critic"]
