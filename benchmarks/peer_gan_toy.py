@@ -96,7 +96,10 @@ def main() -> None:
             t0 = time.perf_counter()
             ours = train(cfg)
             ours_its = args.iterations / (time.perf_counter() - t0)
-        modes = lambda g: mode_coverage(sample_generator(g, 2500, seed=1000 + seed), "8gaussians").modes_covered
+
+        def modes(g):
+            return mode_coverage(sample_generator(g, 2500, seed=1000 + seed), "8gaussians").modes_covered
+
         rows.append({"seed": seed, "ours_it_per_s": ours_its, "peer_it_per_s": peer_its,
                      "speed_ratio_ours_over_peer": ours_its / peer_its,
                      "ours_modes_of_8": modes(ours.generator), "peer_modes_of_8": modes(peer_g)})

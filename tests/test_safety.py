@@ -12,7 +12,6 @@ import torch
 
 from tests.conftest import REPO, tiny_toy_config
 from wgan_repro.cli import main
-from wgan_repro.config import ConfigError
 from wgan_repro.pipeline import NotebookFailed, run_notebook
 from wgan_repro.train import RunExistsError, RunLockedError, train
 
@@ -77,7 +76,8 @@ def test_resume_with_a_changed_field_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,start", [
-    (["train", "out_dir=/proc/wgan-repro-x", "gp_weight=1", "d_norm=none", "iterations=1"], "out_dir='/proc/wgan-repro-x' is not allowed: cannot write"),
+    (["train", "out_dir=/proc/wgan-repro-x", "gp_weight=1", "d_norm=none", "iterations=1"],
+     "out_dir='/proc/wgan-repro-x' is not allowed: cannot write"),
     (["train", "device=cuda", "gp_weight=1", "d_norm=none", "iterations=1"], "device='cuda' is not allowed here"),
     (["train", "seed=-1", "gp_weight=1", "d_norm=none"], "seed=-1 is not allowed"),
     (["train", "seed=99999999999999999999", "gp_weight=1", "d_norm=none"], "seed=99999999999999999999 is not allowed"),

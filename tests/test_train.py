@@ -142,7 +142,8 @@ def test_checkpoint_guard_never_writes_non_finite_weights(tmp_path):
     # before that must stay the last one, and the error must name the poisoned tensor.
     cfg = tiny_toy_config(tmp_path, gp_weight=0.0, clip_value=0.01, optimizer="rmsprop", lr_g=1e38,
                           iterations=12, checkpoint_every=1, log_every=100)
-    with pytest.raises(TrainingDiverged, match=r"^generator\..* is not finite at generator iteration 0.*none written yet"):
+    expected = r"^generator\..* is not finite at generator iteration 0.*none written yet"
+    with pytest.raises(TrainingDiverged, match=expected):
         train(cfg)
     assert not (Path(cfg.out_dir) / "checkpoints" / "last.pt").exists()
 
