@@ -51,7 +51,8 @@ def main() -> None:
         row["speedup_vs_inprocess"] = rows[0]["seconds"] / row["seconds"]
         row["same_numbers_as_inprocess"] = bool(torch.equal(weights[row["executor"]], weights["inprocess"]))
     report(f"executors_{args.kind}", rows,
-           f"{args.seeds} runs of {args.iterations} generator iterations ({args.kind}); seconds include worker start-up")
+           f"{args.seeds} runs of {args.iterations} generator iterations ({args.kind}); "
+           "seconds include worker start-up")
 
 
 if __name__ == "__main__":
