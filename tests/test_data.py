@@ -109,7 +109,8 @@ def test_lsun_bedrooms_through_torchvision_on_a_tiny_lmdb(tmp_path, monkeypatch)
     assert img.shape == (3, 64, 64) and img.dtype == torch.uint8
     assert img[0].float().mean().item() == pytest.approx(80, abs=3)  # the colour survived decoding
     assert not list(tmp_path.glob("_cache_*"))
-    cfg = TrainConfig(dataset="lsun-bedroom", arch="dcgan", image_size=64, data_root=str(tmp_path), batch_size=4)
+    cfg = TrainConfig(dataset="lsun-bedroom", arch="dcgan", image_size=64, data_root=str(tmp_path), batch_size=4,
+                      clip_value=0.01)
     batch = BatchStream(cfg, torch.device("cpu")).next()
     assert batch.shape == (4, 3, 64, 64) and -1 <= batch.min() and batch.max() <= 1
 
@@ -128,7 +129,7 @@ def test_image_folder_any_layout(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     ds = ImageFiles(tmp_path, 32)
     assert len(ds) == 2 and ds[0].shape == (3, 32, 32)
-    cfg = TrainConfig(dataset="folder", arch="dcgan", data_dir=str(tmp_path), batch_size=2)
+    cfg = TrainConfig(dataset="folder", arch="dcgan", data_dir=str(tmp_path), batch_size=2, clip_value=0.01)
     batch = BatchStream(cfg, torch.device("cpu")).next()
     assert batch.shape == (2, 3, 32, 32)
     (tmp_path / "empty").mkdir()
@@ -141,7 +142,8 @@ def test_batch_stream_is_seeded_and_resumable(tmp_path):
 
     for i in range(10):
         Image.new("L", (8, 8), 20 * i).save(tmp_path / f"{i}.png")
-    cfg = TrainConfig(dataset="folder", arch="mlp", image_size=28, data_dir=str(tmp_path), batch_size=3)
+    cfg = TrainConfig(dataset="folder", arch="mlp", image_size=28, data_dir=str(tmp_path), batch_size=3,
+                      clip_value=0.01)
     s1 = BatchStream(cfg, torch.device("cpu"))
     batches = [s1.next() for _ in range(7)]  # crosses two epochs (3 full batches per epoch)
     s2 = BatchStream(cfg, torch.device("cpu"))
