@@ -1,12 +1,15 @@
-"""Grid throughput by executor: the same (variant x seed) grid run one after another in this
-process (2 threads), through the pool (one 1-thread worker per core), and through Ray when it
-is installed. Each executor trains into a fresh folder; the numbers must agree (checked).
+"""Grid throughput by executor: the same (variant x seed) grid run one after another by calling
+train() with every core's threads (what a notebook did before executors), then through run_grid's
+executors: in-process (one 1-thread run at a time), the pool (one 1-thread worker per core) and
+Ray when it is installed. The executors train into fresh folders and must agree bit for bit
+(checked); the all-threads baseline may differ in the last bits (another reduction order).
 
     python benchmarks/executors.py [--iterations 300] [--kind toy|mnist]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 
@@ -39,6 +42,17 @@ def main() -> None:
     except ImportError:
         pass
     rows, weights = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        from wgan_repro.runs import grid_configs
+        from wgan_repro.train import train
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        t0 = time.perf_counter()
+        for cfg in grid_configs(base, variants, seeds, tmp).values():
+            train(cfg)
+        seconds = time.perf_counter() - t0
+    rows.append({"executor": f"sequential, {torch.get_num_threads()} threads", "runs": len(seeds),
+                 "seconds": seconds, "runs_per_minute": 60 * len(seeds) / seconds})
     for ex in executors:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
@@ -48,8 +62,9 @@ def main() -> None:
         rows.append({"executor": ex, "runs": len(res), "seconds": seconds,
                      "runs_per_minute": 60 * len(res) / seconds})
     for row in rows:
-        row["speedup_vs_inprocess"] = rows[0]["seconds"] / row["seconds"]
-        row["same_numbers_as_inprocess"] = bool(torch.equal(weights[row["executor"]], weights["inprocess"]))
+        row["speedup_vs_sequential_all_threads"] = rows[0]["seconds"] / row["seconds"]
+        if row["executor"] in weights:
+            row["same_numbers_as_inprocess"] = bool(torch.equal(weights[row["executor"]], weights["inprocess"]))
     report(f"executors_{args.kind}", rows,
            f"{args.seeds} runs of {args.iterations} generator iterations ({args.kind}); "
            "seconds include worker start-up")

@@ -89,3 +89,48 @@ def test_ray_executor_on_a_local_head_gives_the_same_numbers_as_inprocess(tmp_pa
     for key in inproc:
         assert torch.equal(_weights(inproc[key]), _weights(on_ray[key])), key
         assert inproc[key].history[-1]["loss_critic"] == on_ray[key].history[-1]["loss_critic"]
+
+
+def test_a_long_run_read_at_an_earlier_iteration_is_the_shorter_run(tmp_path):
+    long = R.run_grid({**BASE, "keep_checkpoints": True}, {"WGAN-GP": {}}, [0], tmp_path / "long",
+                      executor="inprocess", progress=False)[("WGAN-GP", 0)]
+    short = R.run_grid({**BASE, "iterations": 4}, {"WGAN-GP": {}}, [0], tmp_path / "short",
+                       executor="inprocess", progress=False)[("WGAN-GP", 0)]
+    at4 = R.load_run(long.cfg, iteration=4)
+    assert torch.equal(_weights(at4), _weights(short))
+    assert [r["loss_critic"] for r in at4.history] == [r["loss_critic"] for r in short.history]
+    assert not torch.equal(_weights(long), _weights(short))
+    with pytest.raises(ConfigError, match=r"^iteration=3 is not allowed for .*: kept checkpoints are at \[2, 4, 6, 8"):
+        R.load_run(long.cfg, iteration=3)
+
+
+def test_longest_runs_are_submitted_first(tmp_path):
+    configs = R.grid_configs(BASE, {"short clip": dict(VARIANTS["WGAN (clip)"]), "long GP": {"iterations": 80},
+                                    "GP": {}}, [0], tmp_path)
+    order = [c.out_dir.split("/")[-2] for c in R.longest_first(list(configs.values()))]
+    assert order == ["long_GP", "GP", "short_clip"]
+
+
+def test_pool_scores_each_run_where_it_trained_as_inprocess_would(tmp_path, monkeypatch):
+    """FID/KID computed in the pool's workers right after training equal the in-process numbers;
+    afterwards the notebook only reads them (cached in each run's folder)."""
+    from wgan_repro import experiments as E
+    from wgan_repro import fidelity
+
+    monkeypatch.setenv("WGAN_REPRO_OFFLINE", "1")
+    base = dict(dataset="mnist", image_size=28, arch="gp-dcgan", dim=4, loss="wgan", gp_weight=10.0, d_norm="none",
+                g_batchnorm=False, optimizer="adam", lr_g=1e-4, lr_d=1e-4, batch_size=8, n_critic=1,
+                iterations=2, sample_every=0, checkpoint_every=0, log_every=1, dvclive=False)
+    scoring = E.scoring_spec("mnist-train", 28, n_samples=6, n_reference=6, isc=False)
+    grid = {"a": {}, "b": {"lr_g": 2e-4}}
+    inproc = E.train_grid(base, grid, [0], tmp_path / "a", executor="inprocess", progress=False, scoring=scoring)
+    pooled = E.train_grid(base, grid, [0], tmp_path / "b", executor="pool", progress=False, scoring=scoring)
+
+    def no_scoring(*a, **k):
+        raise AssertionError("the scores should come from the runs' caches")
+
+    monkeypatch.setattr(fidelity, "score", no_scoring)
+    a = E.score_runs(inproc, "mnist-train", 28, 6, 6, isc=False)
+    b = E.score_runs(pooled, "mnist-train", 28, 6, 6, isc=False)
+    assert a.kid.tolist() == b.kid.tolist() and a.fid.tolist() == b.fid.tolist()
+    assert a.kid.iloc[0] != a.kid.iloc[1]

@@ -38,13 +38,25 @@ def verdict(better: list[float], worse: list[float], higher_is_better: bool = Tr
 
 
 def train_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: str | Path,
-               progress: bool = True, executor: str = "auto") -> dict[tuple[str, int], TrainResult]:
+               progress: bool = True, executor: str = "auto",
+               scoring: dict | None = None) -> dict[tuple[str, int], TrainResult]:
     """Train every (variant, seed) through an executor (`wgan_repro.runs`): finished runs are
-    loaded, partial ones resume, each in out_root/<variant>/seed<k>-<config hash>."""
+    loaded, partial ones resume, each in out_root/<variant>/seed<k>-<config hash>.
+
+    scoring: `scoring_spec(...)`: each run is also scored where it trained (FID/KID, cached in
+    its folder), so `score_runs` / `score_checkpoints` then only read the numbers."""
     from .runs import run_grid
 
     return run_grid(base, variants, seeds, out_root, executor=executor, progress=progress,
-                    desc=Path(out_root).name)
+                    desc=Path(out_root).name, scoring=scoring)
+
+
+def scoring_spec(reference: str, image_size: int, n_samples: int, n_reference: int, isc: bool = True,
+                 checkpoints: bool = False) -> dict:
+    """The `fidelity.score_run` arguments that `train_grid(scoring=...)` and `score_runs` /
+    `score_checkpoints` share (the same spec finds the same cached scores)."""
+    return dict(reference=reference, image_size=image_size, n_samples=n_samples, n_reference=n_reference,
+                isc=isc, checkpoints=checkpoints)
 
 
 def histories_frame(results: dict[tuple[str, int], TrainResult]) -> pd.DataFrame:
@@ -172,13 +184,13 @@ def gan_generator_gradient_vs_discriminator_steps(cfg_values: dict, pretrain_ite
 
 def score_runs(trained: dict[tuple[str, int], TrainResult], reference: str, image_size: int, n_samples: int,
                n_reference: int, isc: bool = True) -> pd.DataFrame:
-    """FID/KID (and IS when possible) of every trained generator: one row per (variant, seed)."""
-    from .fidelity import score
+    """FID/KID (and IS when possible) of every trained generator: one row per (variant, seed).
+    Read from the runs' score caches when `train_grid(scoring=...)` filled them."""
+    from .fidelity import score_run
 
     rows = []
     for (name, seed), r in trained.items():
-        s = score(r.generator, reference, n_reference=n_reference, n_samples=n_samples, image_size=image_size,
-                  seed=seed, isc=isc)
+        (s,) = score_run(r.out_dir, reference, n_samples, n_reference, image_size, isc)
         rows.append({"variant": name, "seed": seed, "fid": s["fid"], "kid": s["kid_mean"], "kid_std": s["kid_std"],
                      "wall_time_s": r.history[-1]["wall_time"] if r.history else float("nan"),
                      "isc": s["isc_mean"], "isc_unavailable": s["isc_unavailable"]})
@@ -186,25 +198,22 @@ def score_runs(trained: dict[tuple[str, int], TrainResult], reference: str, imag
 
 
 def score_checkpoints(run_dir: str | Path, reference: str, n_samples: int, n_reference: int,
-                      loss_key: str, window: int = 10) -> pd.DataFrame:
+                      loss_key: str, window: int = 10, image_size: int | None = None) -> pd.DataFrame:
     """Score every kept checkpoint of a run (KID, FID) next to the logged loss it should track.
 
     loss_key is averaged over the `window` logged iterations before each checkpoint, as the
     WGAN paper's curves are smoothed (Figs. 3-4).
     """
-    from .fidelity import score
-    from .train import load_generator, read_history
+    from .fidelity import score_run
+    from .train import read_history
 
     run_dir = Path(run_dir)
     hist = pd.DataFrame(read_history(run_dir))
     rows = []
-    for ckpt in sorted((run_dir / "checkpoints").glob("ckpt_*.pt")):
-        generator, cfg = load_generator(ckpt)
-        it = int(ckpt.stem.split("_")[1])
-        s = score(generator, reference, n_reference=n_reference, n_samples=n_samples, image_size=cfg.image_size,
-                  seed=cfg.seed, isc=False)
-        recent = hist[hist.iteration < it].tail(window)
-        rows.append({"iteration": it, "kid": s["kid_mean"], "fid": s["fid"], loss_key: float(recent[loss_key].mean())})
+    for s in score_run(run_dir, reference, n_samples, n_reference, image_size, isc=False, checkpoints=True):
+        recent = hist[hist.iteration < s["iteration"]].tail(window)
+        rows.append({"iteration": s["iteration"], "kid": s["kid_mean"], "fid": s["fid"],
+                     loss_key: float(recent[loss_key].mean())})
     return pd.DataFrame(rows)
 
 

@@ -17,6 +17,7 @@ can never produce an IS by accident.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -307,6 +308,59 @@ def score(samples, reference: str = "cifar10-train", n_reference: int | None = 1
     else:
         result["isc_unavailable"] = "not requested"
     return result
+
+
+def _score_cache(out_dir: Path, reference: str, n_samples: int, n_reference: int | None,
+                 image_size: int | None, isc: bool, checkpoints: bool) -> tuple[Path, dict, list[Path]]:
+    import json
+
+    files = (sorted((out_dir / "checkpoints").glob("ckpt_*.pt")) if checkpoints
+             else [out_dir / "checkpoints" / "last.pt"])
+    _, digest = offline_weights()
+    spec = dict(reference=reference, n_samples=n_samples, n_reference=n_reference, image_size=image_size,
+                isc=isc, checkpoints=[f.name for f in files], weights=digest)
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+    return out_dir / "scores" / f"{key}.json", spec, files
+
+
+def score_run_cached(out_dir: str | Path, reference: str, n_samples: int, n_reference: int | None,
+                     image_size: int | None = None, isc: bool = True, checkpoints: bool = False) -> bool:
+    path, _, _ = _score_cache(Path(out_dir), reference, n_samples, n_reference, image_size, isc, checkpoints)
+    return path.is_file()
+
+
+def score_run(out_dir: str | Path, reference: str, n_samples: int, n_reference: int | None,
+              image_size: int | None = None, isc: bool = True, checkpoints: bool = False) -> list[dict]:
+    """Scores of one finished run: its final generator, or (checkpoints=True) every kept
+    checkpoint, one dict per iteration. Cached in the run's folder (scores/<key>.json, keyed by
+    every argument and the Inception weights), so a re-executed notebook does not score again.
+
+    Always one CPU thread, as runs train: the numbers are the same whichever process computed
+    them (a pool worker right after training, or the notebook's kernel).
+    """
+    import json
+
+    from .runs import _threads
+    from .train import load_generator
+
+    out_dir = Path(out_dir)
+    cached, spec, files = _score_cache(out_dir, reference, n_samples, n_reference, image_size, isc, checkpoints)
+    if cached.is_file():
+        return json.loads(cached.read_text())["scores"]
+    device = _device("auto")
+    rows = []
+    with _threads(1) if device.type == "cpu" else contextlib.nullcontext():
+        for f in files:
+            generator, cfg = load_generator(f, device=str(device))
+            iteration = cfg.iterations if f.name == "last.pt" else int(f.stem.split("_")[1])
+            result = score(generator, reference, n_reference=n_reference, n_samples=n_samples,
+                           image_size=image_size or cfg.image_size, seed=cfg.seed, isc=isc)
+            rows.append({"iteration": iteration, **result})
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"spec": spec, "scores": rows}, indent=1))
+    os.replace(tmp, cached)
+    return rows
 
 
 # ---------------------------------------------------------------------- CLI

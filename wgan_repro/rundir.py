@@ -25,7 +25,7 @@ from .config import ConfigError, TrainConfig
 from .data import atomic_save
 
 RUN_FILES = ("config.json", "history.jsonl")
-RUN_FOLDERS = ("checkpoints", "samples", "dvclive")
+RUN_FOLDERS = ("checkpoints", "samples", "dvclive", "scores")
 
 
 class RunExistsError(FileExistsError):

@@ -52,7 +52,9 @@ def grid_configs(base: dict, variants: dict[str, dict], seeds: list[int], out_ro
         for seed in seeds:
             values = {**base, **overrides, "seed": seed, "progress": progress, "resume": True}
             cfg = config_from_dict({**values, "out_dir": "-"})
-            cfg.out_dir = str(Path(out_root) / slug(name) / f"seed{seed}-{run_key(cfg)}")
+            # 'a/b' names nest: out_root/a/b/seed<k>-<hash>
+            folder = Path(out_root).joinpath(*(slug(part) for part in name.split("/")))
+            cfg.out_dir = str(folder / f"seed{seed}-{run_key(cfg)}")
             configs[(name, seed)] = cfg
     return configs
 
@@ -78,8 +80,9 @@ def _threads(n: int):
         torch.set_num_threads(before)
 
 
-def _train_one(values: dict) -> str:
-    """Train (or resume) one run from its config dict; the unit of work of every executor."""
+def _train_one(values: dict, scoring: dict | None = None) -> str:
+    """Train (or resume) one run from its config dict, then score it when asked
+    (`fidelity.score_run`, cached in its folder); the unit of work of every executor."""
     from .train import train
 
     cfg = TrainConfig(**values)
@@ -89,6 +92,10 @@ def _train_one(values: dict) -> str:
                 train(cfg)
         else:
             train(cfg)
+    if scoring is not None:
+        from .fidelity import score_run
+
+        score_run(cfg.out_dir, **scoring)
     return cfg.out_dir
 
 
@@ -111,33 +118,64 @@ def choose_executor(executor: str, pending: list[TrainConfig]) -> str:
     return "pool" if len(heavy) >= 2 and parallel else "inprocess"
 
 
+def expected_cost(cfg: TrainConfig) -> float:
+    """A run's relative training cost, for submitting the longest runs first (a grid's last
+    minutes then keep every worker busy instead of one worker finishing a long run alone)."""
+    from .train import critic_steps_for
+
+    critic_steps = sum(critic_steps_for(i, cfg.n_critic, cfg.critic_schedule) for i in range(cfg.iterations))
+    critic_cost = 3.0 if cfg.gp_weight > 0 else 1.0  # the penalty's double backward
+    size = float(cfg.dim if cfg.is_toy else cfg.image_size ** 2 * cfg.dim / 100)
+    return (critic_steps * critic_cost + cfg.iterations) * size * cfg.batch_size
+
+
+def longest_first(pending: list[TrainConfig]) -> list[TrainConfig]:
+    return sorted(pending, key=expected_cost, reverse=True)
+
+
 def run_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: str | Path,
              executor: str = "auto", workers: int | None = None, per_gpu: int = 2,
-             ray_address: str | None = None, progress: bool = True, desc: str = "runs"):
+             ray_address: str | None = None, progress: bool = True, desc: str = "runs",
+             scoring: dict | None = None):
     """Train every (variant, seed) not finished yet, then load them all:
-    {(variant, seed): TrainResult}, in the order of `variants` and `seeds`."""
+    {(variant, seed): TrainResult}, in the order of `variants` and `seeds`.
+
+    scoring: `fidelity.score_run` arguments (reference, n_samples, n_reference, ...): each run
+    is scored where it trained, right after training, while other workers still train; the
+    scores are cached in its folder for `experiments.score_runs` / `score_checkpoints`.
+    """
     from tqdm.auto import tqdm
 
     configs = grid_configs(base, variants, seeds, out_root)
-    pending = [c for c in configs.values() if not finished(c)]
+    pending = [c for c in configs.values() if not finished(c) or (scoring and not _scored(c, scoring))]
     kind = choose_executor(executor, pending)
+    if kind != "inprocess":
+        pending = longest_first(pending)
     bar = tqdm(total=len(configs), initial=len(configs) - len(pending), desc=f"{desc} ({kind})",
                disable=not progress, dynamic_ncols=True)
     try:
         if pending:
-            globals()[f"_run_{kind}"](pending, bar, workers=workers, per_gpu=per_gpu, ray_address=ray_address)
+            globals()[f"_run_{kind}"](pending, bar, workers=workers, per_gpu=per_gpu, ray_address=ray_address,
+                                      scoring=scoring)
     finally:
         bar.close()
     return {key: load_run(cfg) for key, cfg in configs.items()}
 
 
-def _run_inprocess(pending, bar, **_):
+def _scored(cfg: TrainConfig, scoring: dict) -> bool:
+    """Are the run's scores already cached? (A finished, scored run needs no worker.)"""
+    from .fidelity import score_run_cached
+
+    return score_run_cached(cfg.out_dir, **scoring)
+
+
+def _run_inprocess(pending, bar, scoring=None, **_):
     for cfg in pending:
-        _train_one(cfg.to_dict())
+        _train_one(cfg.to_dict(), scoring)
         bar.update()
 
 
-def _run_pool(pending, bar, workers=None, per_gpu=2, **_):
+def _run_pool(pending, bar, workers=None, per_gpu=2, scoring=None, **_):
     import multiprocessing as mp
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
@@ -151,7 +189,7 @@ def _run_pool(pending, bar, workers=None, per_gpu=2, **_):
     n = workers or (len(devices) * per_gpu if devices else os.cpu_count() or 1)
     with ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=mp.get_context("spawn"),
                              initializer=_worker_init) as pool:
-        futures = [pool.submit(_train_one, v) for v in jobs]
+        futures = [pool.submit(_train_one, v, scoring) for v in jobs]
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
@@ -163,7 +201,7 @@ def _run_pool(pending, bar, workers=None, per_gpu=2, **_):
                 bar.update()
 
 
-def _run_ray(pending, bar, ray_address=None, per_gpu=2, **_):
+def _run_ray(pending, bar, ray_address=None, per_gpu=2, scoring=None, **_):
     try:
         import ray
     except ImportError as e:
@@ -176,7 +214,7 @@ def _run_ray(pending, bar, ray_address=None, per_gpu=2, **_):
     try:
         gpus = 1.0 / per_gpu if ray.cluster_resources().get("GPU", 0) > 0 else 0
         task = ray.remote(num_cpus=1, num_gpus=gpus)(_train_one)
-        refs = [task.remote(c.to_dict()) for c in pending]
+        refs = [task.remote(c.to_dict(), scoring) for c in pending]
         while refs:
             done, refs = ray.wait(refs, num_returns=1)
             ray.get(done)
@@ -186,15 +224,29 @@ def _run_ray(pending, bar, ray_address=None, per_gpu=2, **_):
             ray.shutdown()
 
 
-def load_run(cfg: TrainConfig):
-    """A finished run from its folder: TrainResult with generator, critic and full history."""
+def load_run(cfg: TrainConfig, iteration: int | None = None):
+    """A finished run from its folder: TrainResult with generator, critic and history.
+
+    iteration: the run as it was after that many generator iterations, from a kept checkpoint
+    (`keep_checkpoints`), with the history before it. Same seed, same RNG stream: it is the run
+    that would have stopped there, so a long run also gives every shorter one.
+    """
     from .models import build_models
     from .train import TrainResult, pick_device, read_history
 
-    state = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+    folder = Path(cfg.out_dir) / "checkpoints"
+    if iteration is None or iteration == cfg.iterations:
+        path, iteration = folder / "last.pt", cfg.iterations
+    else:
+        path = folder / f"ckpt_{iteration:06d}.pt"
+        if not path.is_file():
+            kept = sorted(int(p.stem.split("_")[1]) for p in folder.glob("ckpt_*.pt"))
+            raise ConfigError(f"iteration={iteration} is not allowed for {cfg.out_dir}: "
+                              f"kept checkpoints are at {kept or 'none (keep_checkpoints is off)'}")
+    state = torch.load(path, map_location="cpu", weights_only=False)
     generator, critic = build_models(cfg)
     generator.load_state_dict(state["generator"])
     critic.load_state_dict(state["critic"])
     device = pick_device(cfg.device)
-    return TrainResult(cfg, generator.to(device), critic.to(device), Path(cfg.out_dir),
-                       read_history(cfg.out_dir))
+    history = [row for row in read_history(cfg.out_dir) if row["iteration"] < iteration]
+    return TrainResult(cfg, generator.to(device), critic.to(device), Path(cfg.out_dir), history)
