@@ -43,8 +43,12 @@ def main() -> None:
         pass
     rows, weights = [], {}
     with tempfile.TemporaryDirectory() as tmp:
+        from wgan_repro.data import BatchStream
         from wgan_repro.runs import grid_configs
         from wgan_repro.train import train
+
+        # warm the dataset cache first: the first run to read a dataset converts it once
+        BatchStream(next(iter(grid_configs(base, variants, seeds, tmp).values())), torch.device("cpu"))
 
         torch.set_num_threads(os.cpu_count() or 1)
         t0 = time.perf_counter()

@@ -129,9 +129,30 @@ def scale_note(profile: str, ours: str, paper: str) -> str:
     return f"**Scale.** This run ({profile} profile): {ours}. The paper: {paper}."
 
 
-def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RULE) -> dict:
-    """One scorecard row."""
-    return {"claim": name, "paper": paper, "ours": ours, "verdict": result, "rule": rule}
+def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RULE,
+          next_scale: str | None = None) -> dict:
+    """One scorecard row. next_scale: for a claim this run did not reproduce, the scale that
+    would settle it (what we measured that points there, or the paper's scale); kept only then."""
+    row = {"claim": name, "paper": paper, "ours": ours, "verdict": result, "rule": rule}
+    if result != REPRODUCED and next_scale:
+        row["next_scale"] = next_scale
+    return row
+
+
+def settle_with(claims: list[dict], next_scale: str) -> list[dict]:
+    """Give every claim not reproduced that has no `next_scale` of its own this one."""
+    for c in claims:
+        if c["verdict"] != REPRODUCED and not c.get("next_scale"):
+            c["next_scale"] = next_scale
+    return claims
+
+
+def claims_markdown(claims: list[dict]) -> str:
+    """The notebook's verdict lines: claim, the paper's statement, our number, the verdict, and
+    for a claim not reproduced the scale that would settle it."""
+    return "\n".join(f"- **{c['claim']}** — paper: {c['paper']}; ours: {c['ours']} → **{c['verdict']}**"
+                     + (f". *Would settle it:* {c['next_scale']}" if c.get("next_scale") else "")
+                     for c in claims)
 
 
 def critic_layer_weights(critic: torch.nn.Module) -> np.ndarray:
