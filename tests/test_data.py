@@ -153,3 +153,14 @@ def test_batch_stream_is_seeded_and_resumable(tmp_path):
     s3.load_state_dict(s2.state_dict())
     for b in batches[4:]:
         assert torch.equal(s3.next(), b)
+
+
+def test_atomic_text_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    from wgan_repro import data
+
+    target = tmp_path / "scores.json"
+    data.atomic_write_text(target, "old")
+    monkeypatch.setattr(data.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        data.atomic_write_text(target, "new")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["scores.json"]

@@ -101,6 +101,20 @@ def test_is_reported_unavailable_with_reason_offline(monkeypatch, tmp_path):
     assert path is None and "logits" in reason and str(tmp_path / "hub") in reason
 
 
+def test_a_failed_download_is_tried_once_per_process(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.delenv("WGAN_REPRO_OFFLINE", raising=False)
+    tries = []
+
+    def offline(*args, **kwargs):
+        tries.append(1)
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    reasons = [fidelity.standard_weights()[1] for _ in range(3)]
+    assert len(tries) == 1 and len(set(reasons)) == 1 and "ConnectionError" in reasons[0]
+
+
 def test_bad_reference_is_one_line():
     with pytest.raises(ValueError, match=r"^reference='imagenet' is not allowed: one of mnist-train"):
         fidelity.reference_images("imagenet", 32, 10)

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from wgan_repro import objectives as O
-from wgan_repro.train import critic_steps_for
+from wgan_repro.train import critic_steps_for, critic_steps_total
 
 
 class Linear(nn.Module):
@@ -102,3 +102,9 @@ def test_critic_schedule():
     assert steps[25:500] == [5] * 475
     assert steps[500] == 100 and steps[1000] == 100 and steps[501] == 5
     assert {critic_steps_for(i, 5, "constant") for i in range(600)} == {5}
+
+
+@pytest.mark.parametrize("schedule", ["wgan", "constant"])
+def test_critic_steps_total_is_the_sum_of_the_schedule(schedule):
+    for n in (0, 1, 24, 25, 26, 500, 501, 1000, 1001, 2499):
+        assert critic_steps_total(n, 5, schedule) == sum(critic_steps_for(i, 5, schedule) for i in range(n)), n

@@ -44,20 +44,30 @@ def cache_dir() -> Path:
     return path
 
 
-def atomic_save(obj, path: str | os.PathLike) -> None:
-    """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
+def _atomic_write(path: str | os.PathLike, write) -> None:
+    """write(fh) into a temporary file in the same folder, then rename: never a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """torch.save, atomically (`_atomic_write`)."""
+    _atomic_write(path, lambda fh: torch.save(obj, fh))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Path.write_text, atomically (`_atomic_write`)."""
+    _atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
 # ---------------------------------------------------------------------- toy mixtures

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from .data import atomic_save, cache_dir, load_image_tensor, to_uint8
+from .data import atomic_save, atomic_write_text, cache_dir, load_image_tensor, to_uint8
 
 FEATURES = "2048"
 LOGITS = "logits_unbiased"
@@ -136,35 +136,60 @@ def offline_weights() -> tuple[Path, str]:
     return path, digest
 
 
+_download_failed: dict[Path, str] = {}  # hub file -> why its download failed (tried once per process)
+
+
 def standard_weights(allow_download: bool = True) -> tuple[Path | None, str]:
     """torch-fidelity's own weights (with logits) if cached or downloadable: (path or None, reason)."""
     hub = Path(torch.hub.get_dir()) / "checkpoints" / STANDARD_WEIGHTS_FILE
     if hub.is_file():
         return hub, ""
     if allow_download and os.environ.get("WGAN_REPRO_OFFLINE") != "1":
-        try:
-            from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+        if hub not in _download_failed:
+            try:
+                from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
-            torch.hub.load_state_dict_from_url(URL_INCEPTION_V3, progress=False)
-            if hub.is_file():
-                return hub, ""
-        except Exception as e:  # offline, proxy, HTTP error: all mean "not available here"
-            return None, (f"IS needs the Inception logits layer; torch-fidelity's weights are not in {hub} "
-                          f"and could not be downloaded ({type(e).__name__}); the offline network has no logits")
+                torch.hub.load_state_dict_from_url(URL_INCEPTION_V3, progress=False)
+                if hub.is_file():
+                    return hub, ""
+                _download_failed[hub] = "the download left no file"
+            except Exception as e:  # offline, proxy, HTTP error: all mean "not available here"
+                _download_failed[hub] = type(e).__name__
+        return None, (f"IS needs the Inception logits layer; torch-fidelity's weights are not in {hub} "
+                      f"and could not be downloaded ({_download_failed[hub]}); the offline network has no logits")
     return None, (f"IS needs the Inception logits layer; torch-fidelity's weights are not in {hub} "
                   f"(download not attempted) and the offline network has no logits")
 
 
 @functools.lru_cache(maxsize=4)
 def make_extractor(weights: Path, features=(FEATURES,), device: str | torch.device = "cpu"):
-    """torch-fidelity's extractor with `weights` (kept per process: loading takes seconds)."""
+    """torch-fidelity's extractor with `weights` (kept per process: loading takes seconds),
+    batch norm folded into the convolutions and channels-last, for speed (`EXTRACTOR`)."""
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     extractor = FeatureExtractorInceptionV3("inception-v3-compat", list(features),
-                                            feature_extractor_weights_path=str(weights)).to(device)
-    # channels-last convolutions: 1.5-1.7x the images/s on our CPU (benchmarks/inception_layout.py);
-    # the features move by < 1e-5 (tests/test_fidelity.py holds them to the TorchScript network)
-    return extractor.to(memory_format=torch.channels_last)
+                                            feature_extractor_weights_path=str(weights))
+    return fold_batch_norm(extractor).to(device).to(memory_format=torch.channels_last)
+
+
+# How make_extractor changes torch-fidelity's network; part of every cache key, so features and
+# scores cached by a differently built network are never mixed with these. The images/s it gains
+# and how far the features move: benchmarks/inception_speed.py; tests/test_fidelity.py holds the
+# features to the TorchScript network.
+EXTRACTOR = "bn-folded-channels-last"
+
+
+def fold_batch_norm(extractor: torch.nn.Module) -> torch.nn.Module:
+    """Fold each conv's inference batch norm into its weights (one op instead of two), in place."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    from torch_fidelity.feature_extractor_inceptionv3 import BasicConv2d
+
+    extractor.eval()
+    for block in extractor.modules():
+        if isinstance(block, BasicConv2d) and isinstance(block.bn, torch.nn.BatchNorm2d):
+            block.conv = fuse_conv_bn_eval(block.conv, block.bn)
+            block.bn = torch.nn.Identity()
+    return extractor
 
 
 # ---------------------------------------------------------------------- features
@@ -224,7 +249,7 @@ def reference_features(reference: str, image_size: int, n: int | None = 10_000, 
     weights, digest = offline_weights()
     tag = reference if reference in REFERENCES else "folder-" + hashlib.sha1(
         str(Path(reference).resolve()).encode()).hexdigest()[:8]
-    path = cache_dir() / "fidelity" / f"ref-{tag}-{image_size}px-n{n or 'all'}-w{digest[:12]}.pt"
+    path = cache_dir() / "fidelity" / f"ref-{tag}-{image_size}px-n{n or 'all'}-w{digest[:12]}-{EXTRACTOR}.pt"
     if path.is_file():
         return torch.load(path, weights_only=True)
     images = reference_images(reference, image_size, n, data_root)
@@ -321,7 +346,7 @@ def _score_cache(out_dir: Path, reference: str, n_samples: int, n_reference: int
              else [out_dir / "checkpoints" / "last.pt"])
     _, digest = offline_weights()
     spec = dict(reference=reference, n_samples=n_samples, n_reference=n_reference, image_size=image_size,
-                isc=isc, checkpoints=[f.name for f in files], weights=digest)
+                isc=isc, checkpoints=[f.name for f in files], weights=digest, extractor=EXTRACTOR)
     key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     return out_dir / "scores" / f"{key}.json", spec, files
 
@@ -359,10 +384,7 @@ def score_run(out_dir: str | Path, reference: str, n_samples: int, n_reference: 
             result = score(generator, reference, n_reference=n_reference, n_samples=n_samples,
                            image_size=image_size or cfg.image_size, seed=cfg.seed, isc=isc)
             rows.append({"iteration": iteration, **result})
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"spec": spec, "scores": rows}, indent=1))
-    os.replace(tmp, cached)
+    atomic_write_text(cached, json.dumps({"spec": spec, "scores": rows}, indent=1))
     return rows
 
 

@@ -121,9 +121,9 @@ def choose_executor(executor: str, pending: list[TrainConfig]) -> str:
 def expected_cost(cfg: TrainConfig) -> float:
     """A run's relative training cost, for submitting the longest runs first (a grid's last
     minutes then keep every worker busy instead of one worker finishing a long run alone)."""
-    from .train import critic_steps_for
+    from .train import critic_steps_total
 
-    critic_steps = sum(critic_steps_for(i, cfg.n_critic, cfg.critic_schedule) for i in range(cfg.iterations))
+    critic_steps = critic_steps_total(cfg.iterations, cfg.n_critic, cfg.critic_schedule)
     critic_cost = 3.0 if cfg.gp_weight > 0 else 1.0  # the penalty's double backward
     size = float(cfg.dim if cfg.is_toy else cfg.image_size ** 2 * cfg.dim / 100)
     return (critic_steps * critic_cost + cfg.iterations) * size * cfg.batch_size
@@ -146,8 +146,11 @@ def run_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: 
     """
     from tqdm.auto import tqdm
 
+    from .fidelity import score_run_cached
+
     configs = grid_configs(base, variants, seeds, out_root)
-    pending = [c for c in configs.values() if not finished(c) or (scoring and not _scored(c, scoring))]
+    pending = [c for c in configs.values()
+               if not finished(c) or (scoring and not score_run_cached(c.out_dir, **scoring))]
     kind = choose_executor(executor, pending)
     if kind != "inprocess":
         pending = longest_first(pending)
@@ -160,13 +163,6 @@ def run_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: 
     finally:
         bar.close()
     return {key: load_run(cfg) for key, cfg in configs.items()}
-
-
-def _scored(cfg: TrainConfig, scoring: dict) -> bool:
-    """Are the run's scores already cached? (A finished, scored run needs no worker.)"""
-    from .fidelity import score_run_cached
-
-    return score_run_cached(cfg.out_dir, **scoring)
 
 
 def _run_inprocess(pending, bar, scoring=None, **_):

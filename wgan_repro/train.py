@@ -42,6 +42,14 @@ def critic_steps_for(generator_iteration: int, n_critic: int, schedule: str = "c
     return n_critic
 
 
+def critic_steps_total(iterations: int, n_critic: int, schedule: str = "constant") -> int:
+    """sum(critic_steps_for(i, ...) for i in range(iterations)), without the loop."""
+    heavy = 0
+    if schedule == "wgan" and iterations > 0:
+        heavy = min(iterations, 25) + max(0, (iterations - 1) // 500)  # i < 25, and i = 500, 1000, ... < iterations
+    return heavy * 100 + (iterations - heavy) * n_critic
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
