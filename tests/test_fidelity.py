@@ -118,3 +118,27 @@ def test_a_failed_download_is_tried_once_per_process(monkeypatch, tmp_path):
 def test_bad_reference_is_one_line():
     with pytest.raises(ValueError, match=r"^reference='imagenet' is not allowed: one of mnist-train"):
         fidelity.reference_images("imagenet", 32, 10)
+
+
+@pytest.mark.parametrize("n1, n2", [(40, 200), (200, 40), (100, 150)])
+def test_fid_equals_torch_fidelity_without_the_full_sqrtm(n1, n2):
+    """Our FID against torch-fidelity's fid_statistics_to_metric (scipy sqrtm), on correlated
+    ReLU features of width 96 (40 samples: the n x n route; 100+: the d x d route): equal to
+    1e-4 relative (sqrtm of a rank-deficient covariance is itself inexact), and to 1e-5 against
+    Tr sqrt(S1^1/2 S2 S1^1/2) computed here directly."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    g = torch.Generator().manual_seed(0)
+    mix = torch.rand(24, 96, generator=g)
+    f1 = (torch.randn(n1, 24, generator=g) @ mix * 1.3 + 0.5).relu() * 0.1
+    f2 = (torch.randn(n2, 24, generator=g) @ mix).relu() * 0.1
+    ours = fidelity._fid(f1, f2)
+    s1, s2 = fid_features_to_statistics(f1.double()), fid_features_to_statistics(f2.double())
+    theirs = fid_statistics_to_metric(s1, s2, verbose=False)["frechet_inception_distance"]
+    assert abs(ours - theirs) <= 1e-4 * abs(theirs)
+    c1, c2 = torch.cov(f1.double().T), torch.cov(f2.double().T)
+    lam, vec = torch.linalg.eigh(c1)
+    half = (vec * lam.clamp(min=0).sqrt()) @ vec.T
+    tr = torch.linalg.eigvalsh(half @ c2 @ half).clamp(min=0).sqrt().sum()
+    exact = float(((f1.double().mean(0) - f2.double().mean(0)) ** 2).sum() + c1.trace() + c2.trace() - 2 * tr)
+    assert abs(ours - exact) <= 1e-5 * abs(exact)
