@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup test repro plots lint clean-venv
+.PHONY: setup test repro plots readme lint clean-venv
 
 $(BIN)/wgan-repro: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ repro: setup  ## run the whole DVC pipeline (CPU quick profile by default; profi
 
 plots: setup  ## dvc plots show -> results/plots/index.html (works offline: vega is inlined in .dvc/plots/offline.html)
 	$(BIN)/dvc plots show
+
+readme: setup  ## copy results/99_scorecard/scorecard.md into README (between its scorecard markers)
+	$(BIN)/python -c "from wgan_repro.pipeline import sync_readme_scorecard as s; s()"
 
 lint: setup
 	$(BIN)/ruff check wgan_repro tests benchmarks

@@ -40,3 +40,12 @@ def test_cli_train_writes_a_run(tmp_path):
                            f"out_dir={out}", "progress=false"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-1500:]
     assert (out / "checkpoints" / "last.pt").is_file() and (out / "samples" / "iter_000003.png").is_file()
+
+
+def test_readme_quotes_the_committed_scorecard(tmp_path):
+    """README's table of claims is the committed scorecard (`make readme` copies it)."""
+    from wgan_repro.pipeline import REPO, sync_readme_scorecard
+
+    readme = tmp_path / "README.md"
+    readme.write_text((REPO / "README.md").read_text())
+    assert not sync_readme_scorecard(readme), "README's claims differ from results/99_scorecard/scorecard.md: make readme"

@@ -186,6 +186,22 @@ def _replace_outputs(new: Path, dest: Path) -> None:
             os.replace(item, target)
 
 
+README_SCORECARD = ("<!-- scorecard: results/99_scorecard/scorecard.md, copied by `make readme` -->\n",
+                    "\n<!-- /scorecard -->")
+
+
+def sync_readme_scorecard(readme: Path = REPO / "README.md",
+                          card: Path = REPO / "results" / "99_scorecard" / "scorecard.md") -> bool:
+    """Copy the committed scorecard into README between its markers; True when README changed."""
+    text = readme.read_text()
+    begin, end = README_SCORECARD
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    new = head + begin + card.read_text().strip() + end + tail
+    readme.write_text(new)
+    return new != text
+
+
 def add_cli(sub) -> None:
     p = sub.add_parser("run-notebook", help="execute one experiment notebook with papermill (a DVC stage)")
     p.add_argument("name", help=", ".join(NOTEBOOKS))
