@@ -123,9 +123,9 @@ def test_bad_reference_is_one_line():
 @pytest.mark.parametrize("n1, n2", [(40, 200), (200, 40), (100, 150)])
 def test_fid_equals_torch_fidelity_without_the_full_sqrtm(n1, n2):
     """Our FID against torch-fidelity's fid_statistics_to_metric (scipy sqrtm), on correlated
-    ReLU features of width 96 (40 samples: the n x n route; 100+: the d x d route): equal to
-    1e-4 relative (sqrtm of a rank-deficient covariance is itself inexact), and to 1e-5 against
-    Tr sqrt(S1^1/2 S2 S1^1/2) computed here directly."""
+    ReLU features of width 96 (a side with 40 < 96 samples: our n x n route; 100 and 150: theirs):
+    equal to 1e-4 relative (sqrtm of a rank-deficient covariance is itself inexact), and to 1e-5
+    against Tr sqrt(S1^1/2 S2 S1^1/2) computed here directly."""
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
     g = torch.Generator().manual_seed(0)
