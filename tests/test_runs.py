@@ -134,3 +134,28 @@ def test_pool_scores_each_run_where_it_trained_as_inprocess_would(tmp_path, monk
     b = E.score_runs(pooled, "mnist-train", 28, 6, 6, isc=False)
     assert a.kid.tolist() == b.kid.tolist() and a.fid.tolist() == b.fid.tolist()
     assert a.kid.iloc[0] != a.kid.iloc[1]
+
+
+def test_a_coverage_measurement_applies_only_to_the_same_config_seeds_and_sample_count(tmp_path):
+    import json
+
+    from wgan_repro import experiments as E
+
+    ours = E.run_signature({**BASE, "seed": 0, "out_dir": "a"})
+    longer = E.run_signature({**BASE, "seed": 2, "iterations": 800, "checkpoint_every": 100, "out_dir": "b",
+                              "keep_checkpoints": True})
+    assert ours == longer  # length, seed and place do not make a different run
+
+    rows = [dict(seed=s, iteration=i, modes_covered=s + i // 100) for s in (0, 1) for i in (100, 200)]
+    path = tmp_path / "details.json"
+
+    def measured(run, n_eval=500):
+        path.write_text(json.dumps({"coverage_config": {"run": run, "n_eval": n_eval}, "coverage_25gaussians": rows}))
+        return E.coverage_measurement(path, ours, [0, 1], 500)
+
+    assert measured(longer) == (rows, "")
+    assert measured(E.run_signature({**BASE, "dim": 32}))[1].endswith("measured a different config (dim differ)")
+    assert measured(longer, n_eval=2500)[0] is None
+    measured(longer)
+    assert E.coverage_measurement(path, ours, [0, 1, 2], 500)[1].endswith("no coverage curve for seeds [2]")
+    assert E.coverage_measurement(tmp_path / "none.json", ours, [0], 500)[0] is None

@@ -155,6 +155,41 @@ def claims_markdown(claims: list[dict]) -> str:
                      for c in claims)
 
 
+# A run's fields that say only how long it trains (and which seed): a longer run of the same
+# signature passes through this run's weights at this run's length (tests/test_runs.py).
+LENGTH_FIELDS = {"iterations", "checkpoint_every", "keep_checkpoints", "seed"}
+
+
+def run_signature(values: dict) -> dict:
+    """A run's config without where it goes, how long it trains and its seed."""
+    from .runs import NOT_IN_KEY
+
+    return {k: v for k, v in config_from_dict(dict(values)).to_dict().items() if k not in NOT_IN_KEY | LENGTH_FIELDS}
+
+
+def coverage_measurement(details_path: str | Path, signature: dict, seeds: list[int],
+                         n_eval: int) -> tuple[list[dict] | None, str]:
+    """The mode-coverage curve of a separate, longer measurement (notebook 01 rendered with a
+    larger coverage_factor; its details.json) when it trained this very run signature with these
+    seeds and counted modes on as many samples: (rows, "") or (None, why it does not apply)."""
+    path = Path(details_path)
+    if not path.is_file():
+        return None, f"no measurement at {path}"
+    details = json.loads(path.read_text())
+    measured = details.get("coverage_config") or {}
+    if measured.get("n_eval") != n_eval:
+        return None, f"{path} counted modes on {measured.get('n_eval')} samples, this run on {n_eval}"
+    theirs = measured.get("run") or {}
+    differ = sorted(k for k in set(theirs) | set(signature) if theirs.get(k) != signature.get(k))
+    if differ:
+        return None, f"{path} measured a different config ({', '.join(differ)} differ)"
+    rows = [r for r in details.get("coverage_25gaussians") or [] if r["seed"] in seeds]
+    missing = sorted(set(seeds) - {r["seed"] for r in rows})
+    if missing:
+        return None, f"{path} has no coverage curve for seeds {missing}"
+    return rows, ""
+
+
 def critic_layer_weights(critic: torch.nn.Module) -> np.ndarray:
     """All critic weight-matrix entries (not biases) as one array, for weight histograms."""
     return torch.cat([p.detach().flatten().cpu() for n, p in critic.named_parameters() if n.endswith("weight")
