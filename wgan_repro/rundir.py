@@ -125,7 +125,10 @@ class RunDir:
             for key, value in row.items():
                 if key != "iteration":
                     self.live.log_metric(key, value)
-            self.live.next_step()
+            # sync(), not next_step(): the step is set from the row, and next_step() also writes
+            # DVCLive's VS Code signal, one file per repository (.dvc/tmp/exps/run/
+            # DVCLIVE_STEP_COMPLETED) that concurrent runs race to write and delete
+            self.live.sync()
 
     def save_checkpoint(self, state: dict) -> None:
         atomic_save(state, self.last)
