@@ -16,7 +16,7 @@ import time
 import torch
 
 from _machine import report
-from wgan_repro.runs import run_grid
+from wgan_repro.grid import run_grid
 
 GRIDS = {
     "toy": dict(dataset="8gaussians", arch="toy", dim=128, gp_weight=0.1, d_norm="none", optimizer="adam",
@@ -44,7 +44,7 @@ def main() -> None:
     rows, weights = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         from wgan_repro.data import BatchStream
-        from wgan_repro.runs import grid_configs
+        from wgan_repro.grid import grid_configs
         from wgan_repro.train import train
 
         # warm the dataset cache first: the first run to read a dataset converts it once

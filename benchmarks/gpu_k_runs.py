@@ -12,8 +12,8 @@ import time
 import torch
 
 from _machine import report
-from wgan_repro.experiments import preset
-from wgan_repro.runs import run_grid
+from wgan_repro.config import load_preset as preset
+from wgan_repro.grid import run_grid
 
 
 def main() -> None:

@@ -156,11 +156,11 @@ def test_batch_stream_is_seeded_and_resumable(tmp_path):
 
 
 def test_atomic_text_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
-    from wgan_repro import data
+    from wgan_repro import files
 
     target = tmp_path / "scores.json"
-    data.atomic_write_text(target, "old")
-    monkeypatch.setattr(data.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("disk full")))
+    files.atomic_write_text(target, "old")
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError, match="disk full"):
-        data.atomic_write_text(target, "new")
+        files.atomic_write_text(target, "new")
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["scores.json"]

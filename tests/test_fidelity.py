@@ -2,13 +2,13 @@
 import pytest
 import torch
 
-from wgan_repro import fidelity
+from wgan_repro import fidelity, inception
 from wgan_repro.models import DCGANGenerator
 
 
 @pytest.fixture(scope="module")
 def weights():
-    return fidelity.offline_weights()
+    return inception.offline_weights()
 
 
 @pytest.fixture(autouse=True)
@@ -18,8 +18,8 @@ def _offline(monkeypatch):
 
 def test_mapped_weights_give_the_torchscript_features(weights):
     path, _ = weights
-    ours = fidelity.make_extractor(path)
-    reference = fidelity._load_torchscript(fidelity.torchscript_source())
+    ours = inception.make_extractor(path)
+    reference = inception._load_torchscript(inception.torchscript_source())
     torch.manual_seed(0)
     x = torch.randint(0, 256, (3, 3, 299, 299), dtype=torch.uint8)
     with torch.no_grad():
@@ -35,12 +35,12 @@ def test_mapped_weights_are_cached_by_source_hash(weights):
     path, digest = weights
     assert digest[:16] in path.name and len(digest) == 64
     mtime = path.stat().st_mtime_ns
-    again, _ = fidelity.offline_weights()
+    again, _ = inception.offline_weights()
     assert again == path and path.stat().st_mtime_ns == mtime
 
 
 def test_mapped_weights_cannot_produce_logits(weights):
-    ext = fidelity.make_extractor(weights[0], (fidelity.LOGITS,))
+    ext = inception.make_extractor(weights[0], (inception.LOGITS,))
     with torch.no_grad():
         (logits,) = ext(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
     assert torch.isnan(logits).all()
@@ -48,11 +48,11 @@ def test_mapped_weights_cannot_produce_logits(weights):
 
 def test_inputs_converted_as_torch_fidelity_expects():
     gray = torch.tensor([-1.0, 0.0, 1.0]).view(1, 1, 1, 3)
-    rgb = fidelity.as_uint8_rgb(gray)
+    rgb = inception.as_uint8_rgb(gray)
     assert rgb.dtype == torch.uint8 and rgb.shape == (1, 3, 1, 3)
     assert rgb[0, :, 0].tolist() == [[0, 128, 255]] * 3
     with pytest.raises(ValueError, match="channels"):
-        fidelity.as_uint8_rgb(torch.zeros(1, 2, 4, 4))
+        inception.as_uint8_rgb(torch.zeros(1, 2, 4, 4))
 
 
 def _folder(tmp_path, n=12, seed=0):
@@ -97,7 +97,7 @@ def test_score_generator_is_seeded(tmp_path):
 
 def test_is_reported_unavailable_with_reason_offline(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    path, reason = fidelity.standard_weights()
+    path, reason = inception.standard_weights()
     assert path is None and "logits" in reason and str(tmp_path / "hub") in reason
 
 
@@ -111,7 +111,7 @@ def test_a_failed_download_is_tried_once_per_process(monkeypatch, tmp_path):
         raise ConnectionError("no network")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    reasons = [fidelity.standard_weights()[1] for _ in range(3)]
+    reasons = [inception.standard_weights()[1] for _ in range(3)]
     assert len(tries) == 1 and len(set(reasons)) == 1 and "ConnectionError" in reasons[0]
 
 

@@ -48,4 +48,5 @@ def test_readme_quotes_the_committed_scorecard(tmp_path):
 
     readme = tmp_path / "README.md"
     readme.write_text((REPO / "README.md").read_text())
-    assert not sync_readme_scorecard(readme), "README's claims differ from results/99_scorecard/scorecard.md: make readme"
+    assert not sync_readme_scorecard(readme), \
+        "README's claims differ from results/99_scorecard/scorecard.md: make readme"

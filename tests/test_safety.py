@@ -13,7 +13,8 @@ import torch
 from tests.conftest import REPO, tiny_toy_config
 from wgan_repro.cli import main
 from wgan_repro.pipeline import NotebookFailed, run_notebook
-from wgan_repro.train import RunExistsError, RunLockedError, train
+from wgan_repro.rundir import RunExistsError, RunLockedError
+from wgan_repro.train import train
 
 BIN = Path(sys.executable).parent
 
@@ -192,7 +193,7 @@ def test_a_notebook_killed_mid_grid_continues_and_matches_an_uninterrupted_one(t
     runs = killed / "runs" / "03_clipping_vs_gp"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
-        done = [p for p in runs.rglob("last.pt") if torch.load(p, weights_only=False)["iteration"] == 30] \
+        done = [p for p in runs.rglob("last.pt") if torch.load(p, weights_only=True)["iteration"] == 30] \
             if runs.is_dir() else []
         if done:
             break

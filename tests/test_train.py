@@ -9,7 +9,9 @@ import torch
 
 from tests.conftest import REPO, tiny_toy_config
 from wgan_repro import objectives
-from wgan_repro.train import RunExistsError, TrainingDiverged, fit_critic_1d, read_history, train
+from wgan_repro.probes import fit_critic_1d
+from wgan_repro.rundir import RunExistsError, read_history
+from wgan_repro.train import TrainingDiverged, train
 
 TIMING = {"seconds_per_iteration", "wall_time"}
 
@@ -89,7 +91,7 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == -9, proc.stderr[-2000:]
     out = tmp_path / "killed" / "run"
-    ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
+    ckpt = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["iteration"] == 10
     assert len(read_history(out)) == 12  # rows past the checkpoint exist before resuming
     resumed = train(tiny_toy_config(tmp_path / "killed", iterations=iters, checkpoint_every=5, resume=True))
@@ -120,7 +122,7 @@ def test_nan_stops_with_clear_message_and_keeps_checkpoint(tmp_path, monkeypatch
     cfg = tiny_toy_config(tmp_path, iterations=12, checkpoint_every=4)
     with pytest.raises(TrainingDiverged, match=r"critic loss is nan at generator iteration 6.*iteration 4"):
         train(cfg)
-    ckpt = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", weights_only=False)
+    ckpt = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["iteration"] == 4
     assert all(math.isfinite(v) for v in json.loads(
         (Path(cfg.out_dir) / "history.jsonl").read_text().splitlines()[-1]).values())

@@ -11,10 +11,13 @@ import math
 import re
 import types
 import typing
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+REPO = Path(__file__).resolve().parents[1]
 
 TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
 IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10", "lsun-bedroom", "folder")
@@ -32,25 +35,45 @@ IMAGE_SIZES = {"dcgan": (32, 64), "gp-dcgan": (28, 32, 64), "gp-constant": (28, 
 FLOAT32_MAX = 3.4028234663852886e38
 
 
-class ConfigError(ValueError):
+class WganReproError(Exception):
+    """Base of every error this package reports as one line (the CLI prints it and exits 2)."""
+
+
+class ConfigError(WganReproError, ValueError):
     """A bad configuration value. The message is one line: field, value, what is allowed."""
+
+
+# Field roles (field metadata, read with `fields_with`):
+OUTSIDE_KEY = "outside_key"  # never changes a run's numbers: not part of its folder key (grid.run_key)
+ON_RESUME = "on_resume"      # may differ between a run and its resumption
+LENGTH = "length"            # how long it trains (and its seed): a longer run of the same signature
+#                              passes through this run's weights at this run's length
+
+
+def _f(default, *roles: str):
+    return field(default=default, metadata={"roles": frozenset(roles)})
+
+
+def fields_with(role: str) -> frozenset[str]:
+    """Names of the TrainConfig fields that have `role` (OUTSIDE_KEY, ON_RESUME, LENGTH)."""
+    return frozenset(f.name for f in dataclasses.fields(TrainConfig) if role in f.metadata.get("roles", ()))
 
 
 @dataclass
 class TrainConfig:
     # --- run ---
-    seed: int = 0
+    seed: int = _f(0, LENGTH)
     """Seed for every random number in the run (torch, data order). Same seed on CPU -> same numbers."""
-    device: str = "auto"
+    device: str = _f("auto", OUTSIDE_KEY, ON_RESUME)
     """'auto' (CUDA when present, else CPU), 'cpu' or 'cuda'."""
-    out_dir: str = "runs/default"
+    out_dir: str = _f("runs/default", OUTSIDE_KEY, ON_RESUME)
     """Folder for checkpoints, DVCLive logs, metrics history and sample grids."""
 
     # --- data ---
     dataset: str = "8gaussians"
     """One of 8gaussians, 25gaussians, swissroll (WGAN-GP toy code), mnist, fashion-mnist, cifar10,
     lsun-bedroom, folder (any image folder, see `data_dir`)."""
-    data_root: str | None = None
+    data_root: str | None = _f(None, OUTSIDE_KEY, ON_RESUME)
     """Where datasets live. None: $WGAN_REPRO_DATA, else ./data."""
     data_dir: str | None = None
     """Image folder for dataset='folder' (images anywhere below it)."""
@@ -118,24 +141,24 @@ class TrainConfig:
     critic_schedule: str = "constant"
     """'constant' (n_critic every iteration) or 'wgan' (the WGAN code: 100 critic steps for the
     first 25 generator iterations and every 500th, n_critic otherwise)."""
-    iterations: int = 1000
+    iterations: int = _f(1000, ON_RESUME, LENGTH)
     """Generator iterations to train for."""
 
     # --- logging and checkpoints ---
-    log_every: int = 10
+    log_every: int = _f(10, ON_RESUME)
     """Log metrics every this many generator iterations (and the last). Reading a logged value makes
     the host wait for the device, so logging every iteration slows a GPU run."""
-    sample_every: int = 500
+    sample_every: int = _f(500, ON_RESUME)
     """Save a fixed-noise sample figure every this many generator iterations (0: only at the end)."""
-    checkpoint_every: int = 500
+    checkpoint_every: int = _f(500, ON_RESUME, LENGTH)
     """Write a checkpoint every this many generator iterations (0: only at the end)."""
-    keep_checkpoints: bool = False
+    keep_checkpoints: bool = _f(False, ON_RESUME, LENGTH)
     """Keep every checkpoint as ckpt_XXXXXX.pt besides last.pt (e.g. to score them later)."""
-    resume: bool = False
+    resume: bool = _f(False, OUTSIDE_KEY, ON_RESUME)
     """Continue from out_dir/checkpoints/last.pt when it exists."""
-    progress: bool = True
+    progress: bool = _f(True, OUTSIDE_KEY, ON_RESUME)
     """Show a tqdm progress bar."""
-    dvclive: bool = True
+    dvclive: bool = _f(True, OUTSIDE_KEY, ON_RESUME)
     """Log through DVCLive to out_dir/dvclive (for `dvc plots`)."""
 
     # ------------------------------------------------------------------
@@ -251,42 +274,50 @@ def validate(cfg: TrainConfig) -> None:
 
 
 # ---------------------------------------------------------------------- type coercion
-def _coerce(name: str, value, annotation):
-    """Return `value` as the field's type or raise ConfigError.
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
 
-    YAML 1.1 reads `1e-4` (no dot) as a string: numeric strings are accepted for float fields.
+
+def coerce(name: str, value, kind: type, optional: bool = False, item: type | None = None):
+    """`value` as `kind` (bool, int, float, str or list of `item`) or ConfigError naming `name`.
+
+    The one YAML coercer of the package (TrainConfig fields, notebook parameters). YAML 1.1 reads
+    `1e-4` (no dot) as a string: numeric strings are accepted for float fields.
     """
-    hint = _resolve(annotation)
-    optional = type(None) in hint
-    base = [h for h in hint if h is not type(None)][0]
     if value is None:
         if optional:
             return None
-        _fail(name, value, f"must be a {base.__name__}")
-    if base is bool:
-        if isinstance(value, bool):
-            return value
-        _fail(name, value, "must be true or false")
-    if base is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
+        _fail(name, value, f"must be {_KINDS.get(kind, kind.__name__)}")
+    ok = True
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
         if isinstance(value, float) and value.is_integer():
-            return int(value)
-        _fail(name, value, "must be an integer" + (" or null" if optional else ""))
-    if base is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            value = int(value)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
         if isinstance(value, str):
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 pass
-        _fail(name, value, "must be a number" + (" or null" if optional else ""))
-    if base is str:
-        if isinstance(value, str):
-            return value
-        _fail(name, value, "must be a string")
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind is list:
+        ok = isinstance(value, list)
+        if ok and item is not None:
+            value = [coerce(name, v, item) for v in value]
+    elif kind is str:
+        ok = isinstance(value, str)
+    if not ok:
+        what = _KINDS.get(kind, kind.__name__) + (f" of {_KINDS.get(item, item.__name__)}" if item else "")
+        _fail(name, value, f"must be {what}" + (" or null" if optional else ""))
     return value
+
+
+def _coerce(name: str, value, annotation):
+    hint = _resolve(annotation)
+    base = [h for h in hint if h is not type(None)][0]
+    return coerce(name, value, base, optional=type(None) in hint)
 
 
 _HINTS: dict = {}
@@ -302,6 +333,32 @@ def _resolve(annotation) -> tuple:
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         return typing.get_args(annotation)
     return (annotation,)
+
+
+# ---------------------------------------------------------------------- devices
+def resolve_device(name: str = "auto"):
+    """'auto' -> CUDA when visible, else CPU; a CUDA name without a visible device is a ConfigError."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} is not allowed here: no CUDA device is visible (use 'auto' or 'cpu')")
+    return torch.device(name)
+
+
+@contextmanager
+def cpu_threads(n: int):
+    """torch's intra-op threads set to n inside the block (every CPU run and score uses one: the
+    numbers are then the same whichever process or executor computed them)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------- loading
@@ -336,20 +393,38 @@ def config_from_dict(values: dict, overrides: list[str] | dict | None = None) ->
     return TrainConfig(**merged)
 
 
+def read_yaml(path: str | Path, what: str = "config"):
+    """A YAML file's content (safe loader), or ConfigError naming `what` and the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what}={str(path)!r} is not allowed: no such file")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what}={str(path)!r} is not allowed: not a UTF-8 text file") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{what}={str(path)!r} is not allowed: not valid YAML{where} "
+                          f"({getattr(e, 'problem', None) or str(e).splitlines()[0]})") from None
+
+
+def load_preset(name: str, **overrides) -> dict:
+    """configs/<name>.yaml (the official code's settings, citing its file) with `overrides`
+    (a profile's scale: iterations, width, ...) as a dict; out_dir is left to the grid."""
+    values = read_yaml(REPO / "configs" / f"{name}.yaml", "preset")
+    if not isinstance(values, dict):
+        raise ConfigError(f"preset={name!r} is not allowed: configs/{name}.yaml must hold a mapping of fields")
+    values.pop("out_dir", None)
+    return {**values, **overrides}
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> TrainConfig:
     """Load a YAML preset (flat mapping of TrainConfig fields) and apply overrides."""
     values: dict = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config={str(path)!r} is not allowed: no such file")
-        try:
-            values = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"config={str(path)!r} is not allowed: not valid YAML{where} "
-                              f"({getattr(e, 'problem', None) or str(e).splitlines()[0]})") from None
+        values = read_yaml(path)
         if values is None:
             raise ConfigError(f"config={str(path)!r} is not allowed: it is empty (a preset names at least the "
                               f"objective and its Lipschitz method; see configs/)")
@@ -371,4 +446,5 @@ def field_docs() -> dict[str, str]:
     return docs
 
 
-__all__ = ["ConfigError", "TrainConfig", "config_from_dict", "field_docs", "load_config"]
+__all__ = ["ConfigError", "TrainConfig", "WganReproError", "coerce", "config_from_dict", "cpu_threads", "field_docs",
+           "fields_with", "load_config", "load_preset", "resolve_device"]

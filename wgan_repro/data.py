@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import ConfigError, WganReproError
+from .files import cache_dir, cached_tensor, sealed, write_sealed_bytes
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(WganReproError, FileNotFoundError):
     """A dataset could not be found or fetched; the message says where we looked and what to do."""
 
 
@@ -35,39 +36,6 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
     if os.environ.get("WGAN_REPRO_DATA"):
         return Path(os.environ["WGAN_REPRO_DATA"]).expanduser()
     return Path("data")
-
-
-def cache_dir() -> Path:
-    """Writable cache for extracted data, tensors, weights and reference statistics."""
-    path = Path(os.environ.get("WGAN_REPRO_CACHE", Path.home() / ".cache" / "wgan-repro")).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _atomic_write(path: str | os.PathLike, write) -> None:
-    """write(fh) into a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_save(obj, path: str | os.PathLike) -> None:
-    """torch.save, atomically (`_atomic_write`)."""
-    _atomic_write(path, lambda fh: torch.save(obj, fh))
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Path.write_text, atomically (`_atomic_write`)."""
-    _atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
 # ---------------------------------------------------------------------- toy mixtures
@@ -112,17 +80,6 @@ def sample_toy(name: str, n: int, generator: torch.Generator | None = None,
 
 
 # ---------------------------------------------------------------------- image datasets
-def _writable(path: Path) -> bool:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-probe-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-        return True
-    except OSError:
-        return False
-
-
 def _not_found(name: str, looked: list[Path], how: str) -> DataNotFoundError:
     places = "; ".join(str(p) for p in looked)
     return DataNotFoundError(
@@ -135,26 +92,43 @@ _MNIST_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 
 
 def _load_mnist_like(name: str, root: Path, download: bool) -> torch.Tensor:
-    """uint8 (N, 1, 28, 28) training images of MNIST or Fashion-MNIST."""
+    """uint8 (N, 1, 28, 28) training images of MNIST or Fashion-MNIST.
+
+    The source folder may be read-only: its files are checked (a .gz against torchvision's MD5)
+    and extracted into our cache, each extracted file sealed with its hash, so a torn extraction
+    is redone rather than read. torchvision is asked to download only when `download` is true.
+    """
+    import gzip
+
     from torchvision import datasets
+    from torchvision.datasets.utils import check_integrity
 
     folder = _MNIST_CLASSES[name]
     cls = getattr(datasets, folder)
     work = cache_dir() / "torchvision"
-    looked = [root / folder / "raw", work / folder / "raw"]
-    source = next((p for p in looked if p.is_dir() and any(p.glob("train-images*"))), None)
-    if source is not None and source != work / folder / "raw":
-        # torchvision extracts next to the .gz files: copy them into our writable cache first
-        dest = work / folder / "raw"
-        dest.mkdir(parents=True, exist_ok=True)
-        for f in source.iterdir():
-            if f.is_file() and not (dest / f.name).exists():
-                shutil.copy2(f, dest / f.name)
-    elif source is None and not download:
-        raise _not_found(name, looked, f"Expected torchvision's layout {folder}/raw/*-ubyte.gz.")
-    # With the .gz files present torchvision verifies their MD5s and extracts without a download.
-    ds = cls(str(work), train=True, download=True)
-    return ds.data.unsqueeze(1).contiguous()
+    raw = work / folder / "raw"
+    source = root / folder / "raw"
+    if not (source.is_dir() and any(source.glob("train-images*"))):
+        if not download:
+            raise _not_found(name, [source], f"Expected torchvision's layout {folder}/raw/*-ubyte.gz.")
+        return cls(str(work), train=True, download=True).data.unsqueeze(1).contiguous()
+    for gz_name, md5 in cls.resources:
+        extracted = raw / gz_name[:-len(".gz")]
+        if sealed(extracted):
+            continue
+        gz, plain = source / gz_name, source / gz_name[:-len(".gz")]
+        if gz.is_file():
+            if not check_integrity(str(gz), md5):
+                raise DataNotFoundError(f"{gz} is damaged: its MD5 is not torchvision's {md5}; replace it with the "
+                                        f"official file (or delete it and set download=true)")
+            with gzip.open(gz, "rb") as fh:
+                content = fh.read()
+        elif plain.is_file():  # already extracted (no MD5 to check against)
+            content = plain.read_bytes()
+        else:
+            raise _not_found(name, [gz, plain], f"Expected torchvision's layout {folder}/raw/*-ubyte.gz.")
+        write_sealed_bytes(extracted, content)
+    return cls(str(work), train=True, download=False).data.unsqueeze(1).contiguous()
 
 
 def _load_cifar10(root: Path, download: bool) -> torch.Tensor:
@@ -183,10 +157,22 @@ def _load_cifar10_folder(folder: Path) -> torch.Tensor:
     files = sorted(folder.glob("*/*.png"), key=lambda p: p.stem)
     if not files:
         raise DataNotFoundError(f"cifar10 folder {folder} holds no <class>/*.png images")
+    # the file names are the official indices: they must be 0 .. N-1, each once (the official
+    # order is what a seed's batches depend on)
+    expected = [f"{i:05d}" for i in range(len(files))]
+    wrong = next((i for i, (f, e) in enumerate(zip(files, expected)) if f.stem != e), None)
+    if wrong is not None:
+        raise DataNotFoundError(f"cifar10 folder {folder} is not the official set: expected {expected[wrong]}.png "
+                                f"at position {wrong}, found {files[wrong].relative_to(folder)} (a missing, extra or "
+                                f"renamed image); the {len(files)} files must be named 00000 .. {len(files) - 1:05d}")
     out = torch.empty(len(files), 3, 32, 32, dtype=torch.uint8)
     for i, f in enumerate(files):
-        with Image.open(f) as im:
-            out[i] = torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)
+        try:
+            with Image.open(f) as im:
+                out[i] = torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)
+        except Exception as e:  # PIL's UnidentifiedImageError, a truncated file, a wrong size
+            raise DataNotFoundError(f"cifar10 image {f} cannot be read as a 32x32 RGB PNG "
+                                    f"({type(e).__name__}); replace it with the official image") from None
     return out
 
 
@@ -214,12 +200,12 @@ def load_image_tensor(name: str, image_size: int, data_root=None, download: bool
     path = cache_dir() / "tensors" / f"{name}-train-{image_size}px-{key}.pt"
     if str(path) in _LOADED:  # many runs in one process (a notebook's grid) share one copy
         return _LOADED[str(path)]
-    if path.is_file():
-        images = torch.load(path, weights_only=True)
-    else:
+
+    def build() -> torch.Tensor:
         images = _load_cifar10(root, download) if name == "cifar10" else _load_mnist_like(name, root, download)
-        images = _resize_uint8(images, image_size)
-        atomic_save(images, path)
+        return _resize_uint8(images, image_size)
+
+    images = cached_tensor(path, build, f"{name} images")
     _LOADED[str(path)] = images
     return images
 
@@ -341,8 +327,8 @@ class BatchStream:
         if isinstance(self.source, torch.Tensor):
             self.source = self.source.to(device)
         if self.source is not None and len(self.source) < cfg.batch_size:
-            raise ValueError(f"batch_size={cfg.batch_size} is not allowed: the dataset holds only "
-                             f"{len(self.source)} images")
+            raise ConfigError(f"batch_size={cfg.batch_size} is not allowed: the dataset holds only "
+                              f"{len(self.source)} images")
         self._perm = None
 
     def _permutation(self) -> torch.Tensor:

@@ -48,18 +48,22 @@ def mode_coverage(samples: torch.Tensor, dataset: str, k_sigma: float = 3.0,
     )
 
 
-def sample_generator(generator: torch.nn.Module, n: int, seed: int = 0, batch_size: int = 500,
-                     batch_stats: bool = True) -> torch.Tensor:
-    """n samples from `generator`, on CPU, with noise from its own seeded RNG (the training RNG is
-    untouched). batch_stats: batch norm uses each batch's statistics, as both official codes
-    sample; the running statistics are left exactly as they were (models.sampling)."""
+def iter_samples(generator: torch.nn.Module, n: int, seed: int = 0, batch_size: int = 500,
+                 batch_stats: bool = True):
+    """n samples from `generator` in CPU batches of `batch_size`, with noise from its own seeded RNG
+    (the training RNG is untouched). batch_stats: batch norm uses each batch's statistics, as both
+    official codes sample; the running statistics are left exactly as they were (models.sampling)."""
     from .models import sampling
 
     device = next(generator.parameters()).device
     g = torch.Generator().manual_seed(seed)
-    out = []
     with sampling(generator, batch_stats):
         for start in range(0, n, batch_size):
             z = torch.randn(min(batch_size, n - start), generator.z_dim, generator=g)
-            out.append(generator(z.to(device)).cpu())
-    return torch.cat(out)
+            yield generator(z.to(device)).cpu()
+
+
+def sample_generator(generator: torch.nn.Module, n: int, seed: int = 0, batch_size: int = 500,
+                     batch_stats: bool = True) -> torch.Tensor:
+    """n samples from `generator`, on CPU, all at once (`iter_samples`)."""
+    return torch.cat(list(iter_samples(generator, n, seed, batch_size, batch_stats)))

@@ -5,6 +5,8 @@ Every loss here is minimised.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -85,3 +87,37 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     if one_sided:
         gap = gap.clamp(min=0)
     return weight * gap.pow(2).mean(), norms.detach()
+
+
+# ---------------------------------------------------------------------- one critic update
+class CriticStep(NamedTuple):
+    f_real: torch.Tensor
+    f_fake: torch.Tensor
+    loss: torch.Tensor          # the objective's critic loss, without the penalty
+    penalty: torch.Tensor       # lambda * E[(||grad|| - 1)^2], 0 without a penalty
+    interp_norms: torch.Tensor | None  # gradient norms at the interpolates (the penalty's own pass)
+    total: torch.Tensor         # loss + penalty: what was minimised
+
+
+def critic_step(critic, optimizer: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
+                loss: str = "wgan", gp_weight: float = 0.0, one_sided: bool = False,
+                clip_value: float | None = None, module: nn.Module | None = None) -> CriticStep:
+    """One critic (or GAN discriminator) update: WGAN Alg. 1 lines 3-7 (loss, RMSProp step, clip
+    to [-c, c] after the step) / WGAN-GP Alg. 1 lines 3-9 (loss + penalty, Adam step).
+
+    critic: the module, or a function of it (e.g. a reshaping wrapper); module: the critic's
+    module when `critic` is such a function (its parameters are clipped). `fake` must carry no
+    generator graph (draw it under no_grad).
+    """
+    f_real, f_fake = critic(real), critic(fake)
+    loss_d = critic_loss(loss, f_real, f_fake)
+    penalty, norms = torch.zeros((), device=real.device), None
+    if gp_weight > 0:
+        penalty, norms = gradient_penalty(critic, real, fake, gp_weight, one_sided)
+    total = loss_d + penalty
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    optimizer.step()
+    if clip_value is not None:
+        clip_weights(module if module is not None else critic, clip_value)
+    return CriticStep(f_real, f_fake, loss_d, penalty, norms, total)

@@ -4,7 +4,7 @@ A notebook's parameters = its profile's values (params.yaml `profiles.<profile>.
 the user's overrides from its section of params.yaml (`dvc exp run -S clipping_vs_gp.seeds=[0,1,2,3,4]`),
 then command-line `-p key value`. Unknown keys fail before anything runs.
 
-quick: the whole `dvc repro` on 2 CPU cores in well under 45 minutes, 3 seeds per comparison.
+quick: the whole `dvc repro` on 2 CPU cores in about 50 minutes (README states the measured time), 3 seeds.
 paper: the papers' settings (WGAN: RMSProp 5e-5, c=0.01, n_critic 5, batch 64; WGAN-GP: Adam 1e-4,
        beta=(0.5, 0.9), lambda=10, 100k generator iterations) -- a GPU job.
 tiny:  seconds per notebook; only for tests/test_notebooks.py (TEST_PROFILE below).
@@ -12,14 +12,14 @@ tiny:  seconds per notebook; only for tests/test_notebooks.py (TEST_PROFILE belo
 from __future__ import annotations
 
 import copy
-import sys
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import yaml
 
-from .config import ConfigError
-
-REPO = Path(__file__).resolve().parents[1]
+from .config import REPO, ConfigError, WganReproError, coerce
 
 # notebook file stem -> its params.yaml section
 NOTEBOOKS = {
@@ -60,33 +60,15 @@ def read_params_file(path: Path = REPO / "params.yaml") -> dict:
 
 
 def _typed(section: str, key: str, value, default):
-    """`value` in the type of the parameter's default, or one line saying what is allowed."""
+    """`value` in the type of the parameter's default (`config.coerce`), or one line saying what is allowed."""
     if default is None or value is None:
         return value
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, float):
-        if isinstance(value, str):  # YAML 1.1 reads 1e-4 as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, list):
-        ok = isinstance(value, list) and all(_typed(section, key, v, default[0]) is not None
-                                             for v in value) if default else isinstance(value, list)
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        kind = {bool: "true or false", float: "a number", int: "an integer", str: "a string",
-                list: "a list"}.get(type(default), type(default).__name__)
-        if isinstance(default, list) and default:
-            kind += f" of {type(default[0]).__name__}"
-        raise ConfigError(f"{section}.{key}={value!r} is not allowed: must be {kind} (default {default!r})")
-    return value
+    if key == "seeds":
+        from .grid import check_seeds
+
+        return check_seeds(coerce(f"{section}.{key}", value, list, item=int), f"{section}.{key}")
+    item = type(default[0]) if isinstance(default, list) and default else None
+    return coerce(f"{section}.{key}", value, type(default), item=item)
 
 
 def notebook_parameters(name: str, profile: str | None = None, overrides: dict | None = None,
@@ -103,12 +85,32 @@ def notebook_parameters(name: str, profile: str | None = None, overrides: dict |
     params = copy.deepcopy(profiles[profile].get(section) or {})
     for source in (file_params.get(section) or {}, overrides or {}):
         for key, value in source.items():
-            if key not in params and key != "dataset":
+            if key not in params:
                 raise ConfigError(f"{section}.{key}={value!r} is not allowed: known keys are "
                                   f"{', '.join(params) or '(none)'}")
             params[key] = _typed(section, key, value, params.get(key))
+    if "seeds" in params:
+        _typed(section, "seeds", params["seeds"], [0])
     params["profile"] = profile
     return params
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_staging(parent: Path, name: str) -> None:
+    """Remove staging folders of `name` whose rendering process is gone (killed renders)."""
+    for stale in parent.glob(f".render-{name}-*"):
+        pid = stale.name[len(f".render-{name}-"):].split("-")[0]
+        if not pid.isdigit() or not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def run_notebook(name: str, profile: str | None = None, overrides: dict | None = None,
@@ -116,62 +118,69 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
                  html: bool = True, params_file: Path = REPO / "params.yaml") -> Path:
     """Execute notebooks/<name>.ipynb into <results_root>/<name>/<name>.ipynb (+ .html).
 
-    Parameters are validated before anything is touched. The notebook renders into a temporary
-    folder beside results_root; only when it has run to the end do its files replace the old
-    ones, so a failing run leaves the previous results exactly as they were.
+    Parameters are validated before anything is touched. One render per results folder at a
+    time (a second gets one line at once). The notebook renders into a temporary folder beside
+    results_root; only when it has run to the end do its files replace the old ones, so a
+    failing or stopped run leaves the previous results exactly as they were.
     runs_root: where training runs live (default: beside results_root, `runs/`).
     """
-    import os
-    import shutil
-    import tempfile
-
     import papermill as pm
+    from filelock import FileLock, Timeout
 
     params = notebook_parameters(name, profile, overrides, params_file)
     results_root = Path(results_root).resolve()
     runs_root = Path(runs_root).resolve() if runs_root else results_root.parent / "runs"
-    results_root.mkdir(parents=True, exist_ok=True)
-    for stale in results_root.parent.glob(f".render-{name}-*"):  # left by a killed render
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".render-{name}-", dir=results_root.parent))
-    out_dir = staging / name
-    out_dir.mkdir()  # papermill does not create output folders
-    params.update(out_dir=str(out_dir), runs_dir=str(runs_root / name), results_root=str(results_root))
-    output = out_dir / f"{name}.ipynb"
-    # the kernel draws inline whatever MPLBACKEND the caller has (CI sets Agg for itself)
-    env_backend = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
-        pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
-                            kernel_name="python3", cwd=str(REPO), progress_bar=False, log_output=False)
-        if html:
-            from nbconvert import HTMLExporter
+        results_root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(results_root / f".{name}.lock"))
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RenderBusy(f"results={str(results_root / name)!r} is not allowed now: another process is rendering "
+                         f"{name} into it (lock {results_root / f'.{name}.lock'}); wait for it to finish") from None
+    try:
+        _remove_dead_staging(results_root.parent, name)
+        staging = Path(tempfile.mkdtemp(prefix=f".render-{name}-{os.getpid()}-", dir=results_root.parent))
+        out_dir = staging / name
+        out_dir.mkdir()  # papermill does not create output folders
+        params.update(out_dir=str(out_dir), runs_dir=str(runs_root / name), results_root=str(results_root))
+        output = out_dir / f"{name}.ipynb"
+        # the kernel draws inline whatever MPLBACKEND the caller has (CI sets Agg for itself)
+        env_backend = os.environ.get("MPLBACKEND")
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        try:
+            pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
+                                kernel_name="python3", cwd=str(REPO), progress_bar=False, log_output=False)
+            if html:
+                from nbconvert import HTMLExporter
 
-            body, _ = HTMLExporter().from_filename(str(output))
-            (out_dir / f"{name}.html").write_text(body)
-        _replace_outputs(out_dir, results_root / name)
-    except pm.PapermillExecutionError as e:
-        raise NotebookFailed(f"notebook {name} failed in cell {e.exec_count}: {e.ename}: "
-                             f"{str(e.evalue).splitlines()[0] if e.evalue else ''} "
-                             f"(previous results in {results_root / name} are unchanged)") from e
+                body, _ = HTMLExporter().from_filename(str(output))
+                (out_dir / f"{name}.html").write_text(body)
+            _replace_outputs(out_dir, results_root / name)
+        except pm.PapermillExecutionError as e:
+            raise NotebookFailed(f"notebook {name} failed in cell {e.exec_count}: {e.ename}: "
+                                 f"{str(e.evalue).splitlines()[0] if e.evalue else ''} "
+                                 f"(previous results in {results_root / name} are unchanged)") from e
+        finally:
+            if env_backend is None:
+                os.environ.pop("MPLBACKEND", None)
+            else:
+                os.environ["MPLBACKEND"] = env_backend
+            shutil.rmtree(staging, ignore_errors=True)
     finally:
-        if env_backend is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = env_backend
-        shutil.rmtree(staging, ignore_errors=True)
+        lock.release()
     return results_root / name / f"{name}.ipynb"
 
 
-class NotebookFailed(RuntimeError):
+class RenderBusy(WganReproError, RuntimeError):
+    """Another process renders the same notebook into the same results folder."""
+
+
+class NotebookFailed(WganReproError, RuntimeError):
     """A notebook stopped with an error; the previous results were left in place."""
 
 
 def _replace_outputs(new: Path, dest: Path) -> None:
     """Move every file and folder of `new` into `dest`, each replacing its old version."""
-    import os
-    import shutil
-
     dest.mkdir(parents=True, exist_ok=True)
     for item in sorted(new.iterdir()):
         target = dest / item.name
@@ -202,55 +211,26 @@ def sync_readme_scorecard(readme: Path = REPO / "README.md",
     return new != text
 
 
-def add_cli(sub) -> None:
-    p = sub.add_parser("run-notebook", help="execute one experiment notebook with papermill (a DVC stage)")
-    p.add_argument("name", help=", ".join(NOTEBOOKS))
-    p.add_argument("--profile", default=None, help="quick | paper (default: params.yaml's profile)")
-    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                   help="override one parameter (YAML value)")
-    p.add_argument("--results", default=str(REPO / "results"), help="rendered notebooks and metrics go here")
-    p.add_argument("--runs", default=None, help="training runs (default: runs/ beside --results)")
-    p.set_defaults(func=_cli_run_notebook)
-
-    p = sub.add_parser("prepare-data", help="datasets into the cache + reference features (the DVC data stage)")
-    p.add_argument("--profile", default=None)
-    p.add_argument("--manifest", default=str(REPO / "results" / "data" / "manifest.json"))
-    p.set_defaults(func=_cli_prepare_data)
-
-
-def _cli_run_notebook(args) -> int:
-    overrides = {}
-    for k, v in args.param:
-        try:
-            overrides[k] = yaml.safe_load(v)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{k}={v!r} is not allowed: not valid YAML ({str(e).splitlines()[0]})") from None
-    out = run_notebook(args.name, args.profile, overrides, results_root=args.results, runs_root=args.runs)
-    print(f"wrote {out}", file=sys.stderr)
-    return 0
-
-
-def _cli_prepare_data(args) -> int:
-    import json
-
+def prepare_data(profile: str | None = None, download: bool = False) -> dict:
+    """The data stage: every image dataset a notebook of `profile` uses, at its size, converted
+    into the cache, and the reference features its scores need. Returns the manifest."""
     from .data import load_image_tensor
     from .fidelity import reference_features
 
     manifest = {}
     for name in NOTEBOOKS:
-        params = notebook_parameters(name, args.profile)
+        params = notebook_parameters(name, profile)
         if params.get("dataset") not in ("mnist", "fashion-mnist", "cifar10"):
             continue
-        size = params.get("image_size", 32)
+        size = params.get("image_size")
+        if size is None:  # the notebook takes its preset's size (06: a 28 px preset), prepared by another
+            continue
         key = f"{params['dataset']}-{size}px"
         if key not in manifest:
-            images = load_image_tensor(params["dataset"], size)
+            images = load_image_tensor(params["dataset"], size, download=download)
             manifest[key] = {"images": len(images), "shape": list(images.shape[1:])}
         if "n_reference" in params:
             ref = f"{params['dataset']}-train"
             feats = reference_features(ref, size, params["n_reference"])
             manifest[f"reference {ref} {size}px n={params['n_reference']}"] = {"features": list(feats.shape)}
-    Path(args.manifest).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.manifest).write_text(json.dumps(manifest, indent=2) + "\n")
-    print(json.dumps(manifest))
-    return 0
+    return manifest

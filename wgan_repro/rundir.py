@@ -11,29 +11,129 @@
 
 Nothing in a folder that holds a run is replaced without being asked: `resume` continues it,
 `overwrite` clears every file of the old run first (so no stale checkpoint can be scored later).
+This module is the only one that knows the layout; `read_checkpoint` is the only reader of a
+checkpoint file (weights-only: a checkpoint cannot run code), used by `finished`, `load_run`,
+`load_generator` and resumption.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from .config import ConfigError, TrainConfig
-from .data import atomic_save
+from .config import ON_RESUME, ConfigError, TrainConfig, WganReproError, fields_with, resolve_device
+from .files import atomic_save, atomic_write_text
 
 RUN_FILES = ("config.json", "history.jsonl")
 RUN_FOLDERS = ("checkpoints", "samples", "dvclive", "scores")
 
 
-class RunExistsError(FileExistsError):
+class RunExistsError(WganReproError, FileExistsError):
     """out_dir already holds a run and neither resume nor overwrite was asked for."""
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(WganReproError, RuntimeError):
     """Another process is training into the same out_dir."""
+
+
+@dataclass
+class TrainResult:
+    cfg: TrainConfig
+    generator: nn.Module
+    critic: nn.Module
+    out_dir: Path
+    history: list[dict] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- reading a run
+def last_checkpoint(out_dir: str | Path) -> Path:
+    return Path(out_dir) / "checkpoints" / "last.pt"
+
+
+def kept_checkpoints(out_dir: str | Path) -> list[Path]:
+    """Every kept checkpoint (keep_checkpoints), oldest first."""
+    return sorted((Path(out_dir) / "checkpoints").glob("ckpt_*.pt"))
+
+
+def checkpoint_iteration(path: Path, cfg: TrainConfig) -> int:
+    return cfg.iterations if path.name == "last.pt" else int(path.stem.split("_")[1])
+
+
+def read_checkpoint(path: str | Path, map_location="cpu", mmap: bool = False) -> dict:
+    """The one reader of checkpoint files: weights-only, so a file cannot run code. A file that is
+    missing or not a wgan-repro checkpoint is a ConfigError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint={str(path)!r} is not allowed: no such file")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+        if not (isinstance(state, dict) and {"iteration", "config", "generator", "critic"} <= set(state)):
+            raise ValueError("it lacks iteration, config, generator or critic")
+    except Exception as e:
+        raise ConfigError(f"checkpoint={str(path)!r} is not allowed: not a wgan-repro checkpoint "
+                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    return state
+
+
+def finished(cfg: TrainConfig) -> bool:
+    """The run's last checkpoint is at its final iteration."""
+    try:
+        return read_checkpoint(last_checkpoint(cfg.out_dir), mmap=True)["iteration"] == cfg.iterations
+    except ConfigError:  # missing, torn or foreign: train() decides what to do with it
+        return False
+
+
+def load_generator(checkpoint: str | Path, device: str = "cpu") -> tuple[nn.Module, TrainConfig]:
+    """The generator and config stored in a checkpoint file (one line when it is not one)."""
+    from .models import build_generator
+
+    state = read_checkpoint(checkpoint, map_location=device)
+    try:
+        cfg = TrainConfig(**{**state["config"], "progress": False})
+        g = build_generator(cfg)
+        g.load_state_dict(state["generator"])
+    except ConfigError:
+        raise
+    except Exception as e:
+        raise ConfigError(f"checkpoint={str(checkpoint)!r} is not allowed: its generator does not load "
+                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    return g.to(device).eval(), cfg
+
+
+def load_run(cfg: TrainConfig, iteration: int | None = None) -> TrainResult:
+    """A finished run from its folder: TrainResult with generator, critic and history.
+
+    iteration: the run as it was after that many generator iterations, from a kept checkpoint
+    (`keep_checkpoints`), with the history before it. Same seed, same RNG stream: it is the run
+    that would have stopped there, so a long run also gives every shorter one.
+    """
+    from .models import build_models
+
+    folder = Path(cfg.out_dir) / "checkpoints"
+    if iteration is None or iteration == cfg.iterations:
+        path, iteration = last_checkpoint(cfg.out_dir), cfg.iterations
+    else:
+        path = folder / f"ckpt_{iteration:06d}.pt"
+        if not path.is_file():
+            kept = [checkpoint_iteration(p, cfg) for p in kept_checkpoints(cfg.out_dir)]
+            raise ConfigError(f"iteration={iteration} is not allowed for {cfg.out_dir}: "
+                              f"kept checkpoints are at {kept or 'none (keep_checkpoints is off)'}")
+    state = read_checkpoint(path)
+    generator, critic = build_models(cfg)
+    generator.load_state_dict(state["generator"])
+    critic.load_state_dict(state["critic"])
+    device = resolve_device(cfg.device)
+    history = [row for row in read_history(cfg.out_dir) if row["iteration"] < iteration]
+    return TrainResult(cfg, generator.to(device), critic.to(device), Path(cfg.out_dir), history)
 
 
 class RunDir:
@@ -47,6 +147,7 @@ class RunDir:
         self._lock = None
         self._history = None
         self.live = None
+        self.stop_requested = None
 
     # ------------------------------------------------------------------ opening
     def __enter__(self) -> RunDir:
@@ -90,17 +191,14 @@ class RunDir:
                                  f"({', '.join(found)}); resume=true continues it, --overwrite replaces it, "
                                  f"another out_dir keeps it")
 
-    def resume_state(self, device: torch.device, runtime_fields: set[str]) -> dict | None:
-        """The last checkpoint when resuming (its config must match ours), else None."""
+    def resume_state(self, device: torch.device) -> dict | None:
+        """The last checkpoint when resuming (its config must match ours but for ON_RESUME fields), else None."""
         if not (self.cfg.resume and self.last.is_file()):
             return None
-        try:
-            state = torch.load(self.last, map_location=device, weights_only=False)
-        except Exception as e:
-            raise ConfigError(f"resume=True is not allowed: {self.last} cannot be read ({e})") from None
-        saved = state["config"]
+        state = read_checkpoint(self.last, map_location=device)
+        saved, may_differ = state["config"], fields_with(ON_RESUME)
         for key, value in self.cfg.to_dict().items():
-            if key not in runtime_fields and saved.get(key) != value:
+            if key not in may_differ and saved.get(key) != value:
                 raise ConfigError(f"{key}={value!r} is not allowed on resume: the checkpoint in {self.path} "
                                   f"was trained with {key}={saved.get(key)!r}")
         return state
@@ -108,7 +206,7 @@ class RunDir:
     def start(self, iteration: int) -> None:
         """Drop log rows past the checkpoint we continue from; open the logs."""
         truncate_logs(self.path, iteration)
-        (self.path / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=2))
+        atomic_write_text(self.path / "config.json", json.dumps(self.cfg.to_dict(), indent=2))
         self._history = (self.path / "history.jsonl").open("a")
         if self.cfg.dvclive:
             from dvclive import Live
@@ -138,7 +236,7 @@ class RunDir:
     def last_good(self) -> str:
         if not self.last.is_file():
             return "none written yet"
-        return f"{self.last} (iteration {torch.load(self.last, weights_only=False)['iteration']})"
+        return f"{self.last} (iteration {read_checkpoint(self.last, mmap=True)['iteration']})"
 
     def sample_path(self, iteration: int) -> Path:
         return self.path / "samples" / f"iter_{iteration:06d}.png"
@@ -146,6 +244,38 @@ class RunDir:
     def log_image(self, path: Path) -> None:
         if self.live is not None:
             self.live.log_image(f"samples/{path.name}", path)
+
+    # ------------------------------------------------------------------ stopping
+    @contextmanager
+    def deferred_stop(self):
+        """SIGINT and SIGTERM only set `stop_requested` inside the block: the loop finishes its
+        iteration, checkpoints, and `stop_if_requested` stops it (resume=true continues there)."""
+        self.stop_requested = None
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request(signum, frame):
+            self.stop_requested = signum
+
+        old = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+    def stop_if_requested(self, done: int) -> None:
+        signum = self.stop_requested
+        if signum is None:
+            return
+        print(f"wgan-repro: {signal.Signals(signum).name} at generator iteration {done}: checkpoint saved "
+              f"({self.last}); resume=true continues from there", file=sys.stderr)
+        if signum == signal.SIGTERM:  # terminate as asked, now that the state is safe
+            self.__exit__(None, None, None)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+        raise KeyboardInterrupt(f"stopped at generator iteration {done}")
 
     # ------------------------------------------------------------------ closing
     def _release(self) -> None:
@@ -157,30 +287,58 @@ class RunDir:
         try:
             if self._history is not None:
                 self._history.close()
+                self._history = None
             if self.live is not None:
                 self.live.end()
+                self.live = None
         finally:
             self._release()
 
 
+def _history_rows(path: Path) -> list[dict]:
+    """Rows of a history.jsonl. A torn last line (a write cut short by a kill or a full disk) is
+    dropped; a damaged line before it is a ConfigError naming the file and line."""
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break
+            raise ConfigError(f"history={str(path)!r} is not allowed: line {i + 1} is not JSON; "
+                              f"delete the run folder {path.parent} to train it again") from None
+    return rows
+
+
 def truncate_logs(out_dir: Path, start: int) -> None:
-    """Drop log rows from iterations >= start (written after the checkpoint we resume from)."""
+    """Drop log rows from iterations >= start (written after the checkpoint we resume from), and a torn last row."""
     hist = out_dir / "history.jsonl"
     if hist.is_file():
-        rows = [r for r in hist.read_text().splitlines() if r and json.loads(r)["iteration"] < start]
-        hist.write_text("".join(r + "\n" for r in rows))
+        rows = [r for r in _history_rows(hist) if r["iteration"] < start]
+        atomic_write_text(hist, "".join(json.dumps(r) + "\n" for r in rows))
     for tsv in (out_dir / "dvclive" / "plots" / "metrics").rglob("*.tsv"):
         lines = tsv.read_text().splitlines()
-        kept = [lines[0]] + [ln for ln in lines[1:] if int(ln.split("\t")[0]) < start]
+        kept = [lines[0]] + [ln for ln in lines[1:] if _tsv_step(ln) < start]
         tsv.write_text("\n".join(kept) + "\n")
     metrics = out_dir / "dvclive" / "metrics.json"
     if metrics.is_file():
-        data = json.loads(metrics.read_text())
+        try:
+            data = json.loads(metrics.read_text())
+        except json.JSONDecodeError:
+            data = {}
         data["step"] = max(start - 1, 0)
         metrics.write_text(json.dumps(data))
+
+
+def _tsv_step(line: str) -> float:
+    try:
+        return int(line.split("\t")[0])
+    except ValueError:  # a torn row
+        return float("inf")
 
 
 def read_history(out_dir: str | Path) -> list[dict]:
     """Rows of history.jsonl (one per logged generator iteration)."""
     path = Path(out_dir) / "history.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
+    return _history_rows(path) if path.is_file() else []

@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from . import objectives
-from .config import ConfigError, TrainConfig
+from .config import TrainConfig, WganReproError, resolve_device
 from .data import BatchStream, sample_toy
 from .models import build_models, sampling
-from .rundir import RunDir, RunExistsError, RunLockedError, read_history  # noqa: F401 (re-exported)
-
-# Fields that may differ between a run and its resumption.
-RUNTIME_FIELDS = {"resume", "overwrite", "iterations", "progress", "out_dir", "sample_every",
-                  "checkpoint_every", "log_every", "dvclive", "device", "keep_checkpoints"}
+from .rundir import RunDir, TrainResult, read_history
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(WganReproError, RuntimeError):
     """A loss or a weight became NaN or infinite; the last good checkpoint is kept."""
 
 
@@ -50,30 +44,10 @@ def critic_steps_total(iterations: int, n_critic: int, schedule: str = "constant
     return heavy * 100 + (iterations - heavy) * n_critic
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name!r} is not allowed here: no CUDA device is visible (use 'auto' or 'cpu')")
-    return torch.device(name)
-
-
 def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
     return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
-
-
-@dataclass
-class TrainResult:
-    cfg: TrainConfig
-    generator: nn.Module
-    critic: nn.Module
-    out_dir: Path
-    history: list[dict] = field(default_factory=list)
-
-    def series(self, key: str) -> list[float]:
-        return [row[key] for row in self.history if key in row]
 
 
 def _first_non_finite(generator: nn.Module, critic: nn.Module, *optimizers) -> str | None:
@@ -104,33 +78,16 @@ def _weight_stats(critic: nn.Module, clip_value: float | None) -> dict:
     return stats
 
 
-def load_generator(checkpoint: str | Path, device: str = "cpu") -> tuple[nn.Module, TrainConfig]:
-    """The generator and config stored in a checkpoint file (one line when it is not one)."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise ConfigError(f"checkpoint={str(path)!r} is not allowed: no such file")
-    try:
-        state = torch.load(path, map_location=device, weights_only=False)
-        cfg = TrainConfig(**{**state["config"], "progress": False})
-        g, _ = build_models(cfg)
-        g.load_state_dict(state["generator"])
-    except ConfigError:
-        raise
-    except Exception as e:
-        raise ConfigError(f"checkpoint={str(path)!r} is not allowed: not a wgan-repro checkpoint "
-                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    return g.to(device).eval(), cfg
-
-
 def fixed_noise(cfg: TrainConfig, n: int = 64) -> torch.Tensor:
     """The same noise for every sample figure of a run (its own RNG: does not disturb training)."""
     return torch.randn(n, cfg.noise_dim, generator=torch.Generator().manual_seed(cfg.seed + 10_007))
 
 
-def _diagnostics(cfg, critic, real, fake, f_real, f_fake, loss_d, loss_g, penalty, interp_norms) -> dict:
+def _diagnostics(cfg, critic, real, fake, step: objectives.CriticStep, loss_g) -> dict:
     """What a logged iteration records besides the losses (WGAN Figs. 3-4, WGAN-GP Fig. 1b)."""
-    row = {"wasserstein_estimate": objectives.wasserstein_estimate(f_real, f_fake).item(),
-           "loss_critic": loss_d.item(), "loss_generator": loss_g.item(), "gradient_penalty": penalty.item()}
+    loss_d, interp_norms = step.loss, step.interp_norms
+    row = {"wasserstein_estimate": objectives.wasserstein_estimate(step.f_real, step.f_fake).item(),
+           "loss_critic": loss_d.item(), "loss_generator": loss_g.item(), "gradient_penalty": step.penalty.item()}
     if cfg.loss != "wgan":
         # at the optimal D, -loss_D = 2 JS - log 4  (Goodfellow et al. 2014, Thm. 1)
         row["js_estimate"] = math.log(2) - loss_d.item() / 2
@@ -144,6 +101,80 @@ def _diagnostics(cfg, critic, real, fake, f_real, f_fake, loss_d, loss_g, penalt
     return row
 
 
+class _Nets:
+    """What a run trains and checkpoints: the two networks, their optimisers, the data stream."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device):
+        self.cfg, self.device = cfg, device
+        self.generator, self.critic = (m.to(device) for m in build_models(cfg))
+        self.opt_g = make_optimizer(cfg, self.generator.parameters(), cfg.lr_g)
+        self.opt_d = make_optimizer(cfg, self.critic.parameters(), cfg.lr_d)
+        self.stream = BatchStream(cfg, device)
+
+    def restore(self, state: dict | None) -> int:
+        """Load a checkpoint's state (RNG included); the generator iteration to continue from."""
+        if state is None:
+            return 0
+        self.generator.load_state_dict(state["generator"])
+        self.critic.load_state_dict(state["critic"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.stream.load_state_dict(state["stream"])
+        torch.set_rng_state(state["rng_cpu"])
+        if self.device.type == "cuda" and state.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
+        return state["iteration"]
+
+    def state(self, done: int) -> dict:
+        cuda = self.device.type == "cuda"
+        return {"iteration": done, "config": self.cfg.to_dict(),
+                "generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "stream": self.stream.state_dict(),
+                "rng_cpu": torch.get_rng_state(), "rng_cuda": torch.cuda.get_rng_state(self.device) if cuda else None}
+
+    def noise(self) -> torch.Tensor:
+        return torch.randn(self.cfg.batch_size, self.cfg.noise_dim, device=self.device)
+
+
+def _checkpoint(run: RunDir, nets: _Nets, done: int) -> None:
+    # never write a poisoned checkpoint over the last good one: weights and optimiser state first
+    bad = _first_non_finite(nets.generator, nets.critic, nets.opt_g, nets.opt_d)
+    if bad is not None:
+        raise _diverged(run, f"{bad} is not finite", done - 1)
+    run.save_checkpoint(nets.state(done))
+
+
+def _diverged(run: RunDir, what: str, it: int) -> TrainingDiverged:
+    return TrainingDiverged(f"{what} at generator iteration {it}: training stopped; "
+                            f"last good checkpoint: {run.last_good()}")
+
+
+def _save_samples(run: RunDir, nets: _Nets, noise: torch.Tensor, toy_real, done: int) -> None:
+    from . import plots
+
+    with sampling(nets.generator):  # batch statistics, as the official codes sample
+        fake = nets.generator(noise).cpu()
+    path = run.sample_path(done)
+    if nets.cfg.is_toy:
+        plots.save_toy_figure(path, toy_real, fake, nets.critic, title=f"iteration {done}")
+    else:
+        plots.save_image_grid(path, fake)
+    run.log_image(path)
+
+
+def _finite_grad_norm(run: RunDir, generator: nn.Module, step, loss_g, it: int) -> float:
+    """The generator's gradient norm, after checking both losses are finite (a logged iteration)."""
+    g_grad = _grad_norm(generator)
+    for name, value in (("critic loss", step.total), ("generator loss", loss_g)):
+        if not math.isfinite(value.item()):
+            raise _diverged(run, f"{name} is {value.item()}", it)
+    return g_grad
+
+
+def _due(every: int, done: int, last: int) -> bool:
+    return bool(every and done % every == 0) or done == last
+
+
 def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
     """Train `cfg` (WGAN Alg. 1 / WGAN-GP Alg. 1); the run's files go to cfg.out_dir (`RunDir`).
 
@@ -152,66 +183,18 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
     """
     from tqdm.auto import tqdm
 
-    from . import plots
-
-    device = pick_device(cfg.device)
+    device = resolve_device(cfg.device)
     with RunDir(cfg, overwrite) as run:
         torch.manual_seed(cfg.seed)
-        generator, critic = build_models(cfg)
-        generator.to(device)
-        critic.to(device)
-        opt_g = make_optimizer(cfg, generator.parameters(), cfg.lr_g)
-        opt_d = make_optimizer(cfg, critic.parameters(), cfg.lr_d)
-        stream = BatchStream(cfg, device)
-        state = run.resume_state(device, RUNTIME_FIELDS)
-        if state is not None:
-            generator.load_state_dict(state["generator"])
-            critic.load_state_dict(state["critic"])
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            stream.load_state_dict(state["stream"])
-            torch.set_rng_state(state["rng_cpu"])
-            if device.type == "cuda" and state.get("rng_cuda") is not None:
-                torch.cuda.set_rng_state(state["rng_cuda"], device)
-        start = state["iteration"] if state is not None else 0
-        run.start(start)
+        nets = _Nets(cfg, device)
+        generator, critic, opt_g = nets.generator, nets.critic, nets.opt_g
+        run.start(start := nets.restore(run.resume_state(device)))
         noise = fixed_noise(cfg).to(device)
         toy_real = sample_toy(cfg.dataset, 1000, torch.Generator().manual_seed(cfg.seed)) if cfg.is_toy else None
-
-        def diverged(what: str, it: int) -> TrainingDiverged:
-            return TrainingDiverged(f"{what} at generator iteration {it}: training stopped; "
-                                    f"last good checkpoint: {run.last_good()}")
-
-        def checkpoint(done: int) -> None:
-            # never write a poisoned checkpoint over the last good one: weights and optimiser state first
-            bad = _first_non_finite(generator, critic, opt_g, opt_d)
-            if bad is not None:
-                raise diverged(f"{bad} is not finite", done - 1)
-            run.save_checkpoint({
-                "iteration": done, "config": cfg.to_dict(),
-                "generator": generator.state_dict(), "critic": critic.state_dict(),
-                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "stream": stream.state_dict(),
-                "rng_cpu": torch.get_rng_state(),
-                "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            })
-
-        def save_samples(done: int) -> None:
-            with sampling(generator):  # batch statistics, as the official codes sample
-                fake = generator(noise).cpu()
-            path = run.sample_path(done)
-            if cfg.is_toy:
-                plots.save_toy_figure(path, toy_real, fake, critic, title=f"iteration {done}")
-            else:
-                plots.save_image_grid(path, fake)
-            run.log_image(path)
-
-        def noise_batch() -> torch.Tensor:
-            return torch.randn(cfg.batch_size, cfg.noise_dim, device=device)
-
         bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, disable=not cfg.progress,
-                   desc=f"{cfg.loss} {cfg.dataset}", dynamic_ncols=True, mininterval=2.0)
+                   desc=f"{cfg.loss} {cfg.dataset} ({device.type})", dynamic_ncols=True, mininterval=2.0)
         t_start = time.perf_counter()
-        try:
+        with bar, run.deferred_stop():  # SIGINT/SIGTERM: finish the iteration, checkpoint, then stop
             for it in bar:
                 t0 = time.perf_counter()
                 generator.train()
@@ -220,25 +203,14 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
                 critic.requires_grad_(True)
                 n_steps = critic_steps_for(it, cfg.n_critic, cfg.critic_schedule)
                 for _ in range(n_steps):
-                    real = stream.next()
+                    real = nets.stream.next()
                     with torch.no_grad():
-                        fake = generator(noise_batch())
-                    f_real, f_fake = critic(real), critic(fake)
-                    loss_d = objectives.critic_loss(cfg.loss, f_real, f_fake)
-                    penalty, interp_norms = torch.zeros((), device=device), None
-                    if cfg.gp_weight > 0:
-                        penalty, interp_norms = objectives.gradient_penalty(
-                            critic, real, fake, cfg.gp_weight, cfg.gp_one_sided)
-                    total_d = loss_d + penalty
-                    opt_d.zero_grad(set_to_none=True)
-                    total_d.backward()
-                    opt_d.step()
-                    if cfg.clip_value is not None:
-                        objectives.clip_weights(critic, cfg.clip_value)
-
+                        fake = generator(nets.noise())
+                    step = objectives.critic_step(critic, nets.opt_d, real, fake, cfg.loss, cfg.gp_weight,
+                                                  cfg.gp_one_sided, cfg.clip_value)
                 # --- generator: one step (WGAN Alg. 1 lines 9-10; WGAN-GP Alg. 1 lines 11-12)
                 critic.requires_grad_(False)  # no critic gradients during the generator step
-                fake = generator(noise_batch())
+                fake = generator(nets.noise())
                 loss_g = objectives.generator_loss(cfg.loss, critic(fake))
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
@@ -246,60 +218,19 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
                 # Values are read on logged iterations only: a read makes the host wait for the
                 # device, so between logs the loop never does.
                 logged = it % cfg.log_every == 0 or done == cfg.iterations
-                if logged:
-                    g_grad = _grad_norm(generator)
-                    for name, value in (("critic loss", total_d), ("generator loss", loss_g)):
-                        if not math.isfinite(value.item()):
-                            raise diverged(f"{name} is {value.item()}", it)
+                g_grad = _finite_grad_norm(run, generator, step, loss_g, it) if logged else None
                 opt_g.step()
                 critic.requires_grad_(True)
-
                 if logged:
                     row = {"iteration": it, "critic_steps": n_steps, "generator_grad_norm": g_grad,
-                           **_diagnostics(cfg, critic, real, fake, f_real, f_fake, loss_d, loss_g, penalty,
-                                          interp_norms),
-                           "seconds_per_iteration": time.perf_counter() - t0,
-                           "wall_time": time.perf_counter() - t_start}
+                           **_diagnostics(cfg, critic, real, fake, step, loss_g), "seconds_per_iteration":
+                           time.perf_counter() - t0, "wall_time": time.perf_counter() - t_start}
                     run.log(row)
                     bar.set_postfix(W=f"{row['wasserstein_estimate']:.4f}", refresh=False)
-                if (cfg.sample_every and done % cfg.sample_every == 0) or done == cfg.iterations:
-                    save_samples(done)
-                if (cfg.checkpoint_every and done % cfg.checkpoint_every == 0) or done == cfg.iterations:
-                    checkpoint(done)
-        finally:
-            bar.close()
+                if _due(cfg.sample_every, done, cfg.iterations):
+                    _save_samples(run, nets, noise, toy_real, done)
+                if _due(cfg.checkpoint_every, done, cfg.iterations) or run.stop_requested:
+                    _checkpoint(run, nets, done)
+                run.stop_if_requested(done)
     # the full curve, including the part before a resumption
     return TrainResult(cfg, generator, critic, run.path, read_history(run.path))
-
-
-def fit_critic_1d(mu_real: float = 0.0, mu_fake: float = 3.0, loss: str = "wgan", gp_weight: float = 10.0,
-                  clip_value: float | None = None, steps: int = 1500, batch_size: int = 256, hidden: int = 64,
-                  lr: float = 1e-3, seed: int = 0) -> tuple[nn.Module, float]:
-    """Train a critic (or GAN discriminator) between fixed N(mu_real, 1) and N(mu_fake, 1).
-
-    Returns (critic, E f(real) - E f(fake) on 20,000 fresh samples). With a 1-Lipschitz critic
-    this estimates W1 = |mu_real - mu_fake| (WGAN Fig. 2 compares it with the GAN's D).
-    """
-    torch.manual_seed(seed)
-    critic = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                           nn.Linear(hidden, 1))
-    def forward(x):
-        return critic(x).view(-1)
-    opt = (torch.optim.RMSprop(critic.parameters(), lr=lr) if clip_value is not None
-           else torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9)))
-    for _ in range(steps):
-        real = torch.randn(batch_size, 1) + mu_real
-        fake = torch.randn(batch_size, 1) + mu_fake
-        total = objectives.critic_loss(loss, forward(real), forward(fake))
-        if gp_weight > 0 and loss == "wgan":
-            total = total + objectives.gradient_penalty(forward, real, fake, gp_weight)[0]
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-        if clip_value is not None:
-            objectives.clip_weights(critic, clip_value)
-    with torch.no_grad():
-        n = 20_000
-        f_real, f_fake = forward(torch.randn(n, 1) + mu_real), forward(torch.randn(n, 1) + mu_fake)
-        est = objectives.wasserstein_estimate(f_real, f_fake)
-    return critic, est.item()

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from wgan_repro import objectives
-from wgan_repro import runs as R
+from wgan_repro import grid as R
+from wgan_repro import rundir
 from wgan_repro.config import ConfigError
 
 BASE = dict(dataset="8gaussians", arch="toy", dim=16, loss="wgan", gp_weight=0.1, d_norm="none",
@@ -52,7 +53,7 @@ def test_a_run_that_crashed_resumes_and_ends_as_an_uninterrupted_one(tmp_path, m
         R.run_grid(BASE, {"WGAN-GP": {}}, [0], tmp_path / "crash", executor="inprocess", progress=False)
     monkeypatch.setattr(objectives, "generator_loss", original)
     (cfg,) = R.grid_configs(BASE, {"WGAN-GP": {}}, [0], tmp_path / "crash").values()
-    assert not R.finished(cfg) and (Path(cfg.out_dir) / "checkpoints" / "last.pt").is_file()
+    assert not rundir.finished(cfg) and (Path(cfg.out_dir) / "checkpoints" / "last.pt").is_file()
     resumed = R.run_grid(BASE, {"WGAN-GP": {}}, [0], tmp_path / "crash", executor="inprocess", progress=False)
     a, b = reference[("WGAN-GP", 0)], resumed[("WGAN-GP", 0)]
     assert torch.equal(_weights(a), _weights(b))
@@ -96,12 +97,12 @@ def test_a_long_run_read_at_an_earlier_iteration_is_the_shorter_run(tmp_path):
                       executor="inprocess", progress=False)[("WGAN-GP", 0)]
     short = R.run_grid({**BASE, "iterations": 4}, {"WGAN-GP": {}}, [0], tmp_path / "short",
                        executor="inprocess", progress=False)[("WGAN-GP", 0)]
-    at4 = R.load_run(long.cfg, iteration=4)
+    at4 = rundir.load_run(long.cfg, iteration=4)
     assert torch.equal(_weights(at4), _weights(short))
     assert [r["loss_critic"] for r in at4.history] == [r["loss_critic"] for r in short.history]
     assert not torch.equal(_weights(long), _weights(short))
     with pytest.raises(ConfigError, match=r"^iteration=3 is not allowed for .*: kept checkpoints are at \[2, 4, 6, 8"):
-        R.load_run(long.cfg, iteration=3)
+        rundir.load_run(long.cfg, iteration=3)
 
 
 def test_longest_runs_are_submitted_first(tmp_path):
@@ -115,7 +116,6 @@ def test_pool_scores_each_run_where_it_trained_as_inprocess_would(tmp_path, monk
     """FID/KID computed in the pool's workers right after training equal the in-process numbers;
     afterwards the notebook only reads them (cached in each run's folder)."""
     from wgan_repro import experiments as E
-    from wgan_repro import fidelity
 
     monkeypatch.setenv("WGAN_REPRO_OFFLINE", "1")
     base = dict(dataset="mnist", image_size=28, arch="gp-dcgan", dim=4, loss="wgan", gp_weight=10.0, d_norm="none",
@@ -123,15 +123,15 @@ def test_pool_scores_each_run_where_it_trained_as_inprocess_would(tmp_path, monk
                 iterations=2, sample_every=0, checkpoint_every=0, log_every=1, dvclive=False)
     scoring = E.scoring_spec("mnist-train", 28, n_samples=6, n_reference=6, isc=False)
     grid = {"a": {}, "b": {"lr_g": 2e-4}}
-    inproc = E.train_grid(base, grid, [0], tmp_path / "a", executor="inprocess", progress=False, scoring=scoring)
-    pooled = E.train_grid(base, grid, [0], tmp_path / "b", executor="pool", progress=False, scoring=scoring)
+    inproc = E.train_grid(grid, [0], tmp_path / "a", scoring, base, executor="inprocess", progress=False)
+    pooled = E.train_grid(grid, [0], tmp_path / "b", scoring, base, executor="pool", progress=False)
 
     def no_scoring(*a, **k):
         raise AssertionError("the scores should come from the runs' caches")
 
-    monkeypatch.setattr(fidelity, "score", no_scoring)
-    a = E.score_runs(inproc, "mnist-train", 28, 6, 6, isc=False)
-    b = E.score_runs(pooled, "mnist-train", 28, 6, 6, isc=False)
+    monkeypatch.setattr(R, "score", no_scoring)
+    a = E.score_runs(inproc, scoring)
+    b = E.score_runs(pooled, scoring)
     assert a.kid.tolist() == b.kid.tolist() and a.fid.tolist() == b.fid.tolist()
     assert a.kid.iloc[0] != a.kid.iloc[1]
 

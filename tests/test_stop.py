@@ -1,0 +1,84 @@
+"""Stopping a run stops its workers (issue 19): SIGTERM or SIGKILL to `run-notebook` while its
+notebook's grid trains on the pool executor leaves no worker alive 15 s later, and a re-run then
+finishes with the numbers of an uninterrupted run."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+ARGS = ["01_toy_mode_collapse", "--profile", "tiny", "-p", "iterations", "600", "-p", "dim", "16",
+        "-p", "seeds", "[0, 1]"]
+
+
+def _run_notebook(root: Path, **kw) -> subprocess.Popen:
+    env = {**os.environ, "WGAN_REPRO_EXECUTOR": "pool"}
+    return subprocess.Popen([sys.executable, "-m", "wgan_repro.cli", "run-notebook", *ARGS,
+                             "--results", str(root / "results"), "--runs", str(root / "runs")],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in found:
+                found.add(c)
+                todo.append(c)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("uninterrupted")
+    proc = _run_notebook(root)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+    return json.loads((root / "results" / "01_toy_mode_collapse" / "metrics.json").read_text())
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_run_notebook_stops_its_pool_workers_and_a_rerun_matches(tmp_path, uninterrupted, sig):
+    proc = _run_notebook(tmp_path, start_new_session=True)
+    deadline = time.monotonic() + 300
+    workers: set[int] = set()
+    while time.monotonic() < deadline and proc.poll() is None:
+        training = [h for h in (tmp_path / "runs").rglob("history.jsonl") if h.stat().st_size > 0]
+        workers = {p for p in _descendants(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()}
+        if training and len(workers) >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None and workers, "the grid never started its pool workers"
+    everything = _descendants(proc.pid)
+    os.kill(proc.pid, sig)
+    proc.wait(timeout=60)
+    time.sleep(15)
+    assert not [p for p in everything if _alive(p)], "processes of the stopped run-notebook are still alive"
+    # the committed results were not touched, and a re-run finishes with the uninterrupted numbers
+    assert not (tmp_path / "results" / "01_toy_mode_collapse").exists()
+    again = _run_notebook(tmp_path)
+    _, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-2000:]
+    assert json.loads((tmp_path / "results" / "01_toy_mode_collapse" / "metrics.json").read_text()) == uninterrupted

@@ -1,0 +1,289 @@
+"""Nothing on disk is trusted: weights-only loading, verified caches, no stale scores, bounded
+work checked up front, one line instead of a traceback (issue 17)."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import tiny_toy_config
+from wgan_repro import files, grid, rundir
+from wgan_repro.cli import main
+from wgan_repro.config import ConfigError, TrainConfig
+from wgan_repro.train import train
+
+
+class _Evil:
+    """Unpickling this runs code: it writes a marker file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "pwned"))
+
+
+def _evil_file(path: Path, marker: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"iteration": 1, "config": {}, "generator": _Evil(marker), "critic": {}}, path)
+    return path
+
+
+def _cfg(tmp_path, **kw):
+    return tiny_toy_config(tmp_path, iterations=4, checkpoint_every=2, dvclive=False, **kw)
+
+
+# ---------------------------------------------------------------------- code execution from a file
+def test_a_malicious_checkpoint_runs_no_code_through_any_entry_point(tmp_path, capsys):
+    marker = tmp_path / "marker"
+    cfg = _cfg(tmp_path, resume=True)
+    evil = _evil_file(Path(cfg.out_dir) / "checkpoints" / "last.pt", marker)
+    assert not rundir.finished(cfg)                                   # every grid asks this of every run
+    with pytest.raises(ConfigError, match="not a wgan-repro checkpoint"):
+        rundir.load_run(cfg)
+    with pytest.raises(ConfigError, match="not a wgan-repro checkpoint"):
+        train(cfg)                                                    # resume=true
+    assert main(["evaluate", str(evil), "--n-samples", "4", "--n-reference", "4"]) == 2
+    assert "not a wgan-repro checkpoint" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_malicious_cache_entries_are_rebuilt_never_unpickled(tmp_path, monkeypatch):
+    monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path / "cache"))
+    marker = tmp_path / "marker"
+    entry = tmp_path / "cache" / "x.pt"
+    _evil_file(entry, marker)
+    files.seal(entry)  # even with a hash that matches, the file is loaded weights-only
+    assert files.cached_tensor(entry, lambda: torch.arange(3), "test") .tolist() == [0, 1, 2]
+    assert not marker.exists() and files.load_verified(entry, "test").tolist() == [0, 1, 2]
+
+
+def test_the_inception_weights_are_loaded_weights_only(tmp_path, monkeypatch):
+    from wgan_repro import inception
+
+    monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path / "cache"))
+    marker = tmp_path / "marker"
+    evil = _evil_file(tmp_path / "weights.pth", marker)
+    with pytest.raises(Exception) as err:
+        inception.make_extractor.__wrapped__(evil)
+    assert "weights_only" in str(err.value) or "Unpickl" in type(err.value).__name__
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------------- verified caches
+@pytest.mark.parametrize("damage", ["flip", "truncate", "no-hash"])
+def test_a_damaged_cache_entry_is_rebuilt_once_with_one_line(tmp_path, capsys, damage):
+    entry = tmp_path / "features.pt"
+    files.save_verified(torch.arange(1000.0), entry)
+    raw = bytearray(entry.read_bytes())
+    if damage == "flip":
+        raw[len(raw) // 2] ^= 0xFF
+        entry.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        entry.write_bytes(bytes(raw[:100]))
+    else:
+        (tmp_path / "features.pt.sha256").unlink()
+    built = []
+    out = files.cached_tensor(entry, lambda: built.append(1) or torch.arange(1000.0), "reference features")
+    assert built == [1] and torch.equal(out, torch.arange(1000.0))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "reference features cache" in err[0] and "rebuilding" in err[0]
+    assert files.cached_tensor(entry, lambda: pytest.fail("rebuilt twice"), "reference features").shape == (1000,)
+
+
+def test_a_damaged_data_tensor_is_rebuilt_to_the_same_images(tmp_path, monkeypatch):
+    from wgan_repro import data
+
+    monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path / "cache"))
+    data._LOADED.clear()
+    first = data.load_image_tensor("mnist", 28).clone()
+    (cached,) = (tmp_path / "cache" / "tensors").glob("mnist-*.pt")
+    raw = bytearray(cached.read_bytes())
+    raw[-5000] ^= 0x01
+    cached.write_bytes(bytes(raw))
+    data._LOADED.clear()
+    assert torch.equal(data.load_image_tensor("mnist", 28), first)
+    data._LOADED.clear()
+
+
+def test_a_torn_extraction_is_redone(tmp_path, monkeypatch):
+    from wgan_repro import data
+
+    monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path / "cache"))
+    data._LOADED.clear()
+    first = data.load_image_tensor("mnist", 28).clone()
+    extracted = tmp_path / "cache" / "torchvision" / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    extracted.write_bytes(extracted.read_bytes()[:1000])  # a kill during extraction
+    for t in (tmp_path / "cache" / "tensors").glob("*"):
+        t.unlink()
+    data._LOADED.clear()
+    assert torch.equal(data.load_image_tensor("mnist", 28), first)
+    data._LOADED.clear()
+
+
+def test_a_damaged_mnist_archive_is_one_line_without_a_download(tmp_path, monkeypatch):
+    import gzip
+
+    from wgan_repro import data
+
+    root = tmp_path / "root" / "MNIST" / "raw"
+    root.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        (root / name).write_bytes(gzip.compress(b"not mnist"))
+    monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: pytest.fail("tried the internet"))
+    with pytest.raises(data.DataNotFoundError, match="damaged: its MD5"):
+        data.load_image_tensor("mnist", 28, data_root=tmp_path / "root")
+
+
+def test_a_cifar_folder_with_a_missing_and_an_extra_image_is_refused(tmp_path):
+    import shutil
+
+    from tests.conftest import make_tiny_datasets
+    from wgan_repro import data
+
+    root = make_tiny_datasets(tmp_path / "d", n_mnist=2, n_cifar_per_class=3)
+    train_dir = root / "cifar10" / "train"
+    (train_dir / "bird" / "00007.png").unlink()
+    shutil.copy(train_dir / "cat" / "00009.png", train_dir / "cat" / "00030.png")
+    with pytest.raises(data.DataNotFoundError, match="expected 00007.png"):
+        data._load_cifar10_folder(train_dir)
+    (train_dir / "cat" / "00030.png").unlink()
+    (train_dir / "bird" / "00007.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(data.DataNotFoundError, match="00007.png cannot be read"):
+        data._load_cifar10_folder(train_dir)
+
+
+# ---------------------------------------------------------------------- stale scores
+IMG = dict(dataset="mnist", image_size=28, arch="gp-dcgan", dim=4, loss="wgan", gp_weight=10.0, d_norm="none",
+           g_batchnorm=False, optimizer="adam", lr_g=1e-4, lr_d=1e-4, batch_size=8, n_critic=1,
+           sample_every=0, checkpoint_every=0, log_every=1, dvclive=False, progress=False)
+
+
+def test_a_resumed_run_is_scored_again_not_read_from_the_old_cache(tmp_path, monkeypatch):
+    from wgan_repro.fidelity import ScoringSpec
+
+    monkeypatch.setenv("WGAN_REPRO_OFFLINE", "1")
+    spec = ScoringSpec("mnist-train", 28, 6, 6, isc=False)
+    short = TrainConfig(**IMG, iterations=2, out_dir=str(tmp_path / "run"))
+    train(short)
+    (at2,) = grid.score_run(short, spec)
+    longer = TrainConfig(**{**IMG, "iterations": 6, "resume": True, "out_dir": str(tmp_path / "run")})
+    train(longer)
+    (at6,) = grid.score_run(longer, spec)
+    assert at6["iteration"] == 6 and at6["fid"] != at2["fid"]
+    # and the same run read twice is one score
+    assert grid.score_run(longer, spec) == [at6]
+
+
+def test_a_damaged_score_file_is_recomputed(tmp_path, monkeypatch):
+    from wgan_repro.fidelity import ScoringSpec
+
+    monkeypatch.setenv("WGAN_REPRO_OFFLINE", "1")
+    spec = ScoringSpec("mnist-train", 28, 6, 6, isc=False)
+    cfg = TrainConfig(**IMG, iterations=2, out_dir=str(tmp_path / "run"))
+    train(cfg)
+    (first,) = grid.score_run(cfg, spec)
+    (cached,) = (tmp_path / "run" / "scores").glob("*.json")
+    cached.write_text(cached.read_text().replace('"fid": ', '"fid": 1'))
+    assert grid.score_run(cfg, spec) == [first]
+
+
+# ---------------------------------------------------------------------- seeds, bounds, one line
+@pytest.mark.parametrize("seeds", [[0, 0], [], [0, True]])
+def test_seeds_must_be_distinct_and_present(tmp_path, seeds):
+    with pytest.raises(ConfigError, match="seeds="):
+        grid.grid_configs({**IMG, "iterations": 2}, {"a": {}}, seeds, tmp_path)
+
+
+def test_notebook_seeds_and_unknown_keys_fail_before_a_kernel_starts():
+    from wgan_repro.pipeline import notebook_parameters
+
+    for seeds in ([0, 0], []):
+        with pytest.raises(ConfigError, match="clipping_vs_gp.seeds"):
+            notebook_parameters("03_clipping_vs_gp", "quick", {"seeds": seeds})
+    with pytest.raises(ConfigError, match="divergences.dataset"):
+        notebook_parameters("00_divergences", "quick", {"dataset": "mnist"})
+
+
+def test_a_torn_history_line_is_dropped_and_the_run_resumes(tmp_path):
+    cfg = _cfg(tmp_path)
+    full = train(cfg)
+    hist = Path(cfg.out_dir) / "history.jsonl"
+    rows = hist.read_text().splitlines()
+    hist.write_text("\n".join(rows[:-1]) + "\n" + rows[-1][: len(rows[-1]) // 2])  # a full disk's torn write
+    assert [r["iteration"] for r in rundir.read_history(cfg.out_dir)] == [r["iteration"] for r in full.history[:-1]]
+    again = train(TrainConfig(**{**cfg.to_dict(), "iterations": 6, "resume": True}))
+    # the torn row (iteration 3) is lost; the run continues from its checkpoint at 4
+    assert [r["iteration"] for r in again.history] == [0, 1, 2, 4, 5]
+    hist.write_text("{broken\n" + hist.read_text())
+    with pytest.raises(ConfigError, match="line 1 is not JSON"):
+        rundir.read_history(cfg.out_dir)
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--n-samples", "0"], "n_samples=0"), (["--n-samples", "1"], "n_samples=1"),
+    (["--n-reference", "-5"], "n_reference=-5"), (["--n-samples", "10000000000"], "GiB"),
+    (["--out", "/nonexistent-folder/x.json"], "does not exist"),
+])
+def test_evaluate_refuses_bad_counts_and_outputs_before_any_work(tmp_path, capsys, args, field):
+    assert main(["evaluate", str(tmp_path / "missing.pt"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0]
+
+
+def test_one_line_for_a_binary_config_and_a_batch_larger_than_the_data(tmp_path, capsys):
+    binary = tmp_path / "c.yaml"
+    binary.write_bytes(bytes(range(256)))
+    assert main(["train", "--config", str(binary)]) == 2
+    assert "not a UTF-8 text file" in capsys.readouterr().err
+    out = tmp_path / "r"
+    assert main(["train", "--config", "configs/mnist_wgan_gp.yaml", "batch_size=100000", f"out_dir={out}",
+                 "progress=false", "dim=4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "batch_size=100000" in err[0]
+
+
+def test_a_full_disk_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "r" / "checkpoints"))
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    assert main(["train", "--config", "configs/toy_8gaussians_wgan_gp.yaml", "iterations=2", "dim=8",
+                 f"out_dir={tmp_path / 'r'}", "progress=false", "dvclive=false"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left" in err[0] and "free some space" in err[0]
+
+
+def test_sigterm_checkpoints_and_resume_continues_the_same_curve(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    cfg = tiny_toy_config(tmp_path / "full", iterations=3000, checkpoint_every=0, dvclive=False, log_every=50)
+    script = (f"import sys; sys.path.insert(0, {str(REPO)!r}); from tests.conftest import tiny_toy_config; "
+              f"from pathlib import Path; from wgan_repro.train import train; "
+              f"train(tiny_toy_config(Path({str(tmp_path / 'stopped')!r}), iterations=3000, checkpoint_every=0, "
+              f"dvclive=False, log_every=50))")
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    hist = tmp_path / "stopped" / "run" / "history.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (hist.is_file() and len(hist.read_text().splitlines()) >= 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGTERM and "checkpoint saved" in err
+    stopped = rundir.read_checkpoint(tmp_path / "stopped" / "run" / "checkpoints" / "last.pt")["iteration"]
+    assert 0 < stopped < 3000
+    resumed = train(TrainConfig(**{**cfg.to_dict(), "out_dir": str(tmp_path / "stopped" / "run"), "resume": True}))
+    full = train(cfg)
+    assert [r["wasserstein_estimate"] for r in resumed.history] == [r["wasserstein_estimate"] for r in full.history]
+    assert os.path.exists(tmp_path / "stopped" / "run" / "checkpoints" / "last.pt")
+    json.dumps(stopped)

@@ -1,0 +1,318 @@
+"""Grids of (variant x seed) runs: content-addressed folders, one executor interface, and the
+unit of work every executor runs: train (or resume) a run, then score it, caching the scores in
+the run's folder.
+
+A run's folder is keyed by a hash of every config field that can change its numbers, so
+- a finished run is loaded, not retrained;
+- a partial one (killed mid-way, even by SIGKILL) resumes from its last checkpoint;
+- a changed hyper-parameter makes a new folder, never a silent overwrite.
+
+Executors (all train into those folders; results are then read back from disk, so they are
+identical whichever executor ran them: every CPU run uses one thread):
+- 'inprocess': one run after another in this process;
+- 'pool': long-lived worker processes (one thread each on CPU; on GPUs, workers are spread
+  over the visible devices, `per_gpu` on each);
+- 'ray': Ray tasks (`pip install -e '.[ray]'`; address from `ray_address` or $RAY_ADDRESS,
+  else a local Ray; fractional GPUs so several small GANs share a device);
+- 'auto' (default, or $WGAN_REPRO_EXECUTOR): 'pool' when two or more non-trivial runs are
+  pending on a multi-core CPU or on GPUs, else 'inprocess'.
+
+Stopping: a pool worker stops when its parent process dies (a parent-death signal, and a watchdog
+on the parent's pid where that signal is unavailable); SIGTERM makes a training worker finish
+its iteration, checkpoint and exit, so the next execution resumes it. A stopped driver cancels
+its pending pool or Ray work.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .config import OUTSIDE_KEY, ConfigError, TrainConfig, config_from_dict, cpu_threads, fields_with, resolve_device
+from .fidelity import ScoringSpec, score, score_key
+from .files import file_sha256, read_verified_text, write_verified_text
+from .rundir import checkpoint_iteration, finished, kept_checkpoints, last_checkpoint, load_generator, load_run
+
+EXECUTORS = ("auto", "inprocess", "pool", "ray")
+
+
+def run_key(cfg: TrainConfig) -> str:
+    """A run's folder key: every field that can change its numbers."""
+    outside = fields_with(OUTSIDE_KEY)
+    values = {k: v for k, v in cfg.to_dict().items() if k not in outside}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def check_seeds(seeds, field: str = "seeds") -> list[int]:
+    """A grid's seeds: a non-empty list of distinct integers (a verdict needs distinct runs)."""
+    if not isinstance(seeds, (list, tuple)) or not seeds:
+        raise ConfigError(f"{field}={seeds!r} is not allowed: a non-empty list of distinct integer seeds")
+    if any(not isinstance(s, int) or isinstance(s, bool) for s in seeds):
+        raise ConfigError(f"{field}={seeds!r} is not allowed: seeds are integers")
+    dup = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if dup:
+        raise ConfigError(f"{field}={seeds!r} is not allowed: seed {dup[0]} appears twice; seeds must be distinct "
+                          f"(each is one run of every variant)")
+    return list(seeds)
+
+
+def slug(name: str) -> str:
+    """'DCGAN / WGAN' -> 'DCGAN_WGAN' (safe in any file system)."""
+    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", name).strip("_")
+
+
+def grid_configs(base: dict, variants: dict[str, dict], seeds: list[int], out_root: str | Path,
+                 progress: bool = False) -> dict[tuple[str, int], TrainConfig]:
+    """Every (variant, seed) config, validated before any work starts, each in its keyed folder."""
+    check_seeds(seeds)
+    configs = {}
+    for name, overrides in variants.items():
+        for seed in seeds:
+            values = {**base, **overrides, "seed": seed, "progress": progress, "resume": True}
+            cfg = config_from_dict({**values, "out_dir": "-"})
+            # 'a/b' names nest: out_root/a/b/seed<k>-<hash>
+            folder = Path(out_root).joinpath(*(slug(part) for part in name.split("/")))
+            cfg.out_dir = str(folder / f"seed{seed}-{run_key(cfg)}")
+            configs[(name, seed)] = cfg
+    return configs
+
+
+# ---------------------------------------------------------------------- the unit of work
+def _checkpoint_identity(path: Path, cfg: TrainConfig) -> dict:
+    return {"iteration": checkpoint_iteration(path, cfg), "sha256": file_sha256(path)}
+
+
+def score_run(cfg: TrainConfig, spec: ScoringSpec) -> list[dict]:
+    """Scores of one finished run: its final generator, or (spec.checkpoints) every kept
+    checkpoint, one dict per iteration. Cached in the run's folder (scores/<key>.json, verified
+    by its content hash), keyed by the spec and by what each checkpoint holds.
+
+    Always one CPU thread, as runs train: the numbers are the same whichever process computed
+    them (a pool worker right after training, or the notebook's kernel).
+    """
+    files = kept_checkpoints(cfg.out_dir) if spec.checkpoints else [last_checkpoint(cfg.out_dir)]
+    key = score_key(spec, [_checkpoint_identity(f, cfg) for f in files])
+    cached = Path(cfg.out_dir) / "scores" / f"{key}.json"
+    text = read_verified_text(cached, "scores")
+    if text is not None:
+        return json.loads(text)["scores"]
+    device = str(resolve_device(cfg.device))
+    rows = []
+    with cpu_threads(1):
+        for f in files:
+            generator, saved = load_generator(f, device=device)
+            result = score(generator, spec.reference, n_reference=spec.n_reference, n_samples=spec.n_samples,
+                           image_size=spec.image_size or saved.image_size, seed=saved.seed, isc=spec.isc, device=device)
+            rows.append({"iteration": checkpoint_iteration(f, saved), **result})
+    write_verified_text(cached, json.dumps({"spec": spec.as_dict(), "scores": rows}, indent=1))
+    return rows
+
+
+def score_cached(cfg: TrainConfig, spec: ScoringSpec) -> bool:
+    files = kept_checkpoints(cfg.out_dir) if spec.checkpoints else [last_checkpoint(cfg.out_dir)]
+    if not all(f.is_file() for f in files):
+        return False
+    key = score_key(spec, [_checkpoint_identity(f, cfg) for f in files])
+    return (Path(cfg.out_dir) / "scores" / f"{key}.json").is_file()
+
+
+def _train_one(values: dict, scoring: ScoringSpec | None = None) -> str:
+    """Train (or resume) one run from its config dict, then score it when asked (cached in its
+    folder); the unit of work of every executor."""
+    from .train import train
+
+    cfg = TrainConfig(**values)
+    if not finished(cfg):
+        if torch.device(cfg.device if cfg.device != "auto" else "cpu").type == "cpu":
+            with cpu_threads(1):  # one thread per CPU run: same numbers in every executor
+                train(cfg)
+        else:
+            train(cfg)
+    if scoring is not None:
+        score_run(cfg, scoring)
+    return cfg.out_dir
+
+
+def _worker_init(parent: int) -> None:
+    """A pool worker: one thread, and it stops when the process that started it dies."""
+    import signal
+    import threading
+
+    torch.set_num_threads(1)
+    try:  # Linux: the kernel sends SIGTERM when the parent dies (train() then checkpoints and exits)
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watchdog() -> None:  # the parent may have died before prctl, or there is no prctl
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watchdog, daemon=True, name="parent-watchdog").start()
+
+
+def _devices() -> list[str]:
+    return [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+
+
+def choose_executor(executor: str, pending: list[TrainConfig]) -> str:
+    executor = executor if executor != "auto" else os.environ.get("WGAN_REPRO_EXECUTOR", "auto")
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor={executor!r} is not allowed: one of {', '.join(EXECUTORS)}")
+    if executor != "auto":
+        return executor
+    heavy = [c for c in pending if c.iterations >= 100]
+    parallel = (os.cpu_count() or 1) > 1 or len(_devices()) > 0
+    return "pool" if len(heavy) >= 2 and parallel else "inprocess"
+
+
+def expected_cost(cfg: TrainConfig) -> float:
+    """A run's relative training cost, for submitting the longest runs first (a grid's last
+    minutes then keep every worker busy instead of one worker finishing a long run alone)."""
+    from .train import critic_steps_total
+
+    critic_steps = critic_steps_total(cfg.iterations, cfg.n_critic, cfg.critic_schedule)
+    critic_cost = 3.0 if cfg.gp_weight > 0 else 1.0  # the penalty's double backward
+    size = float(cfg.dim if cfg.is_toy else cfg.image_size ** 2 * cfg.dim / 100)
+    return (critic_steps * critic_cost + cfg.iterations) * size * cfg.batch_size
+
+
+def longest_first(pending: list[TrainConfig]) -> list[TrainConfig]:
+    return sorted(pending, key=expected_cost, reverse=True)
+
+
+def run_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: str | Path,
+             executor: str = "auto", workers: int | None = None, per_gpu: int = 2,
+             ray_address: str | None = None, progress: bool = True, desc: str = "runs",
+             scoring: ScoringSpec | None = None) -> dict:
+    """Train every (variant, seed) not finished yet, then load them all:
+    {(variant, seed): TrainResult}, in the order of `variants` and `seeds`.
+
+    scoring: each run is also scored where it trained, right after training, while other
+    workers still train; the scores are cached in its folder (`score_run`).
+    Progress: a bar in the notebook, and one line per finished run on the process's console.
+    """
+    from tqdm.auto import tqdm
+
+    configs = grid_configs(base, variants, seeds, out_root)
+    pending = [c for c in configs.values() if not finished(c) or (scoring and not score_cached(c, scoring))]
+    kind = choose_executor(executor, pending)
+    if kind != "inprocess":
+        pending = longest_first(pending)
+    bar = tqdm(total=len(configs), initial=len(configs) - len(pending), desc=f"{desc} ({kind})",
+               disable=not progress, dynamic_ncols=True)
+    console = _ConsoleProgress(desc, kind, len(configs), len(configs) - len(pending), progress)
+    try:
+        if pending:
+            runner = {"inprocess": _run_inprocess, "pool": _run_pool, "ray": _run_ray}[kind]
+            runner(pending, lambda: (bar.update(), console.update()), workers=workers, per_gpu=per_gpu,
+                   ray_address=ray_address, scoring=scoring)
+    finally:
+        bar.close()
+    return {key: load_run(cfg) for key, cfg in configs.items()}
+
+
+class _ConsoleProgress:
+    """'desc: 4/18 runs done (pool), 3.1 min, about 9 min left' on the process's own stderr: the
+    console of `run-notebook` / `dvc repro`, where a notebook kernel's bar is not seen."""
+
+    def __init__(self, desc: str, kind: str, total: int, done: int, enabled: bool):
+        self.desc, self.kind, self.total, self.done, self.first = desc, kind, total, done, done
+        self.start, self.enabled = time.monotonic(), enabled and sys.__stderr__ is not None
+
+    def update(self) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        spent = time.monotonic() - self.start
+        left = spent / (self.done - self.first) * (self.total - self.done)
+        eta = f", about {left / 60:.0f} min left" if self.done < self.total else ""
+        print(f"{self.desc}: {self.done}/{self.total} runs done ({self.kind}), {spent / 60:.1f} min{eta}",
+              file=sys.__stderr__, flush=True)
+
+
+def _run_inprocess(pending, advance, scoring=None, **_):
+    for cfg in pending:
+        _train_one(cfg.to_dict(), scoring)
+        advance()
+
+
+def _run_pool(pending, advance, workers=None, per_gpu=2, scoring=None, **_):
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    devices = _devices()
+    jobs = []
+    for i, cfg in enumerate(pending):
+        values = cfg.to_dict()
+        if devices and cfg.device in ("auto", "cuda"):
+            values["device"] = devices[i % len(devices)]  # spread runs over the visible GPUs
+        jobs.append(values)
+    n = workers or (len(devices) * per_gpu if devices else os.cpu_count() or 1)
+    pool = ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=mp.get_context("spawn"),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        futures = [pool.submit(_train_one, v, scoring) for v in jobs]
+        remaining = set(futures)
+        while remaining:
+            done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
+            for f in done:
+                if f.exception() is not None:
+                    raise f.exception()
+                advance()
+    except BaseException:
+        # an error, Ctrl-C or SIGTERM here: cancel what has not started, stop what runs (each
+        # running worker checkpoints at the end of its iteration and exits; a re-run resumes)
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_pool(pool) -> None:
+    import signal
+
+    processes = list((pool._processes or {}).values())  # the executor offers no public handle
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            os.kill(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+
+
+def _run_ray(pending, advance, ray_address=None, per_gpu=2, scoring=None, **_):
+    try:
+        import ray
+    except ImportError as e:
+        raise ConfigError("executor='ray' is not allowed here: ray is not installed "
+                          "(pip install -e '.[ray]')") from e
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=ray_address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
+                 log_to_driver=False)
+    refs = []
+    try:
+        gpus = 1.0 / per_gpu if ray.cluster_resources().get("GPU", 0) > 0 else 0
+        task = ray.remote(num_cpus=1, num_gpus=gpus)(_train_one)
+        refs = [task.remote(c.to_dict(), scoring) for c in pending]
+        while refs:
+            done, refs = ray.wait(refs, num_returns=1)
+            ray.get(done)
+            advance()
+    finally:
+        for ref in refs:  # a stopped or failed driver leaves no task running on the cluster
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()

@@ -1,0 +1,122 @@
+"""Small trainings behind single figures: each trains a critic (or discriminator) in a setting
+the paper describes, with the one critic update of the package (`objectives.critic_step`).
+
+- `fit_critic_1d`: WGAN Fig. 2 (a GAN discriminator and a WGAN critic between two 1-D Gaussians);
+- `critic_layer_gradient_norms`: WGAN-GP Fig. 1(b) (a deep ReLU critic, clipping vs penalty);
+- `gan_generator_gradient_vs_discriminator_steps`: Arjovsky & Bottou 2017, Fig. 2;
+- `critic_layer_weights`: the weights behind WGAN-GP Fig. 1(b)'s histograms.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import objectives
+from .config import config_from_dict
+from .data import BatchStream, sample_toy
+from .train import make_optimizer, train
+
+
+def fit_critic_1d(mu_real: float = 0.0, mu_fake: float = 3.0, loss: str = "wgan", gp_weight: float = 10.0,
+                  clip_value: float | None = None, steps: int = 1500, batch_size: int = 256, hidden: int = 64,
+                  lr: float = 1e-3, seed: int = 0) -> tuple[nn.Module, float]:
+    """Train a critic (or GAN discriminator) between fixed N(mu_real, 1) and N(mu_fake, 1).
+
+    Returns (critic, E f(real) - E f(fake) on 20,000 fresh samples). With a 1-Lipschitz critic
+    this estimates W1 = |mu_real - mu_fake| (WGAN Fig. 2 compares it with the GAN's D).
+    """
+    torch.manual_seed(seed)
+    critic = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                           nn.Linear(hidden, 1))
+
+    def forward(x):
+        return critic(x).view(-1)
+
+    opt = (torch.optim.RMSprop(critic.parameters(), lr=lr) if clip_value is not None
+           else torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9)))
+    for _ in range(steps):
+        real = torch.randn(batch_size, 1) + mu_real
+        fake = torch.randn(batch_size, 1) + mu_fake
+        objectives.critic_step(forward, opt, real, fake, loss, gp_weight if loss == "wgan" else 0.0,
+                               clip_value=clip_value, module=critic)
+    with torch.no_grad():
+        n = 20_000
+        f_real, f_fake = forward(torch.randn(n, 1) + mu_real), forward(torch.randn(n, 1) + mu_fake)
+        est = objectives.wasserstein_estimate(f_real, f_fake)
+    return critic, est.item()
+
+
+def critic_layer_gradient_norms(clip_value: float | None = None, gp_weight: float = 0.0, depth: int = 12,
+                                dim: int = 128, steps: int = 200, dataset: str = "swissroll", batch_size: int = 256,
+                                seed: int = 0) -> list[float]:
+    """WGAN-GP Fig. 1(b): train a deep ReLU critic (`depth` linear layers) between a toy set and
+    a fixed, untrained generator (standard normal points), with clipping at `clip_value` or the
+    penalty, then return the norm of the critic loss's gradient w.r.t. each layer's weights,
+    input layer first (read on one more batch, before stepping).
+    """
+    torch.manual_seed(seed)
+    sizes = [2] + [dim] * (depth - 1) + [1]
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    critic = nn.Sequential(*layers[:-1])
+
+    def forward(x):
+        return critic(x).view(-1)
+
+    opt = (torch.optim.RMSprop(critic.parameters(), lr=5e-5) if clip_value is not None
+           else torch.optim.Adam(critic.parameters(), lr=1e-4, betas=(0.5, 0.9)))
+    for _ in range(steps):
+        real, fake = sample_toy(dataset, batch_size), torch.randn(batch_size, 2)
+        objectives.critic_step(forward, opt, real, fake, "wgan", gp_weight, clip_value=clip_value, module=critic)
+    real, fake = sample_toy(dataset, batch_size), torch.randn(batch_size, 2)
+    loss = objectives.wgan_critic_loss(forward(real), forward(fake))
+    if gp_weight > 0:
+        loss = loss + objectives.gradient_penalty(forward, real, fake, gp_weight)[0]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    return [m.weight.grad.norm().item() for m in critic if isinstance(m, nn.Linear)]
+
+
+def critic_layer_weights(critic: torch.nn.Module) -> np.ndarray:
+    """All critic weight-matrix entries (not biases) as one array, for weight histograms."""
+    return torch.cat([p.detach().flatten().cpu() for n, p in critic.named_parameters() if n.endswith("weight")
+                      and p.dim() > 1]).numpy()
+
+
+def gan_generator_gradient_vs_discriminator_steps(cfg_values: dict, pretrain_iterations: int, d_steps: list[int],
+                                                  seed: int = 0, n_probe: int = 64) -> list[dict]:
+    """Arjovsky & Bottou 2017, Fig. 2: fix a (briefly trained) generator, train the GAN
+    discriminator alone for more and more steps, and measure the generator's gradient norm
+    under the minimax loss log(1 - D(G(z))) and the non-saturating -log D(G(z)).
+    """
+    cfg = config_from_dict({**cfg_values, "seed": seed, "iterations": max(pretrain_iterations, 1),
+                            "progress": False, "dvclive": False, "sample_every": 0, "checkpoint_every": 0})
+    base = train(cfg, overwrite=True)
+    g, d = base.generator, base.critic
+    device = next(g.parameters()).device
+    torch.manual_seed(seed + 1)
+    opt = make_optimizer(cfg, d.parameters(), cfg.lr_d)  # D continues from its jointly trained state
+    stream = BatchStream(cfg, device)
+    z_probe = torch.randn(n_probe, cfg.noise_dim, generator=torch.Generator().manual_seed(seed + 7)).to(device)
+    rows, done, loss = [], 0, None
+    g.eval()
+    for target in sorted(d_steps):
+        while done < target:
+            real = stream.next()
+            with torch.no_grad():
+                fake = g(torch.randn(cfg.batch_size, cfg.noise_dim, device=device))
+            loss = objectives.critic_step(d, opt, real, fake, "gan").loss
+            done += 1
+        d_loss = float(loss.detach()) if loss is not None else float("nan")
+        row = {"discriminator_steps": target, "discriminator_loss": d_loss}
+        for name, ns in (("minimax", False), ("non_saturating", True)):
+            g.zero_grad(set_to_none=True)
+            objectives.gan_generator_loss(d(g(z_probe)), non_saturating=ns).backward()
+            row[f"generator_grad_norm_{name}"] = math.sqrt(sum(float(p.grad.pow(2).sum())
+                                                               for p in g.parameters() if p.grad is not None))
+        rows.append(row)
+    return rows
