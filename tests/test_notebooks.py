@@ -33,9 +33,14 @@ def test_notebook_writes_its_metrics(results, name):
     assert EXPECTED_KEYS[name] <= set(details)
     assert (results / name / f"{name}.ipynb").is_file()
     for claim in details["claims"]:
-        assert claim["verdict"] in {"reproduced", "not reproduced", "not resolved at this scale"}
+        assert claim["verdict"] in {"reproduced", "not reproduced", "not resolved at this scale",
+                                    "closed form, not an experiment"}
         # a claim this run did not reproduce says what scale would settle it
-        assert claim["verdict"] == "reproduced" or len(claim.get("next_scale") or "") > 20, claim
+        assert claim["verdict"] in ("reproduced", "closed form, not an experiment") \
+            or len(claim.get("next_scale") or "") > 20, claim
+        # a comparative verdict carries its test: n per arm, p and the 95% CI of the difference
+        if "stats" in claim:
+            assert {"n", "p", "ci95", "test", "sd"} <= set(claim["stats"]), claim
     # what `dvc metrics show` prints: a few flat numbers, not every nested detail
     headline = json.loads((results / name / "metrics.json").read_text())
     assert headline and len(headline) <= 16

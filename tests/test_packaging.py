@@ -50,3 +50,75 @@ def test_readme_quotes_the_committed_scorecard(tmp_path):
     readme.write_text((REPO / "README.md").read_text())
     assert not sync_readme_scorecard(readme), \
         "README's claims differ from results/99_scorecard/scorecard.md: make readme"
+
+
+def _documented_overrides() -> set[str]:
+    """Every `dvc exp run -S key=value` written in README, DESIGN-like docs and params.yaml's comments."""
+    text = (REPO / "README.md").read_text() + (REPO / "params.yaml").read_text()
+    return set(re.findall(r"dvc exp run (?:--\S+ )*-S ([^\s`]+=[^\s`]+)", text))
+
+
+def test_every_documented_dvc_override_works_as_written(tmp_path):
+    """DVC parses -S with Hydra's grammar: the key must exist in params.yaml. Apply each form as
+    DVC does, then the notebook sees the value; the file changes only where the value is."""
+    import difflib
+    import shutil
+
+    from dvc.utils.hydra import apply_overrides
+
+    from wgan_repro.pipeline import NOTEBOOKS, notebook_parameters
+
+    forms = _documented_overrides()
+    assert {"clipping_vs_gp.seeds=[0,1,2,3,4]", "profile=paper"} <= forms, forms
+    sections = {v: k for k, v in NOTEBOOKS.items()}
+    for form in sorted(forms):
+        params = tmp_path / "params.yaml"
+        shutil.copy(REPO / "params.yaml", params)
+        apply_overrides(str(params), [form])
+        key, value = form.split("=", 1)
+        changed = [ln for ln in difflib.unified_diff((REPO / "params.yaml").read_text().splitlines(),
+                                                     params.read_text().splitlines(), n=0)
+                   if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+        assert 0 < len(changed) <= 8, (form, changed)  # DVC rewrites only the key it sets
+        if key == "profile":
+            assert yaml.safe_load(params.read_text())["profile"] == value
+            continue
+        section, name = key.split(".", 1)
+        resolved = notebook_parameters(sections[section], params_file=params)
+        assert resolved[name] == yaml.safe_load(value), form
+
+
+def test_importing_the_package_leaves_dvc_status_clean(tmp_path):
+    """Bytecode and editor litter are .dvcignore'd: importing the package must not change any
+    stage's dependency hash (every notebook stage depends on wgan_repro/)."""
+    from dvc.ignore import DvcIgnoreFilter
+    from dvc.fs import LocalFileSystem
+
+    ignore = DvcIgnoreFilter(LocalFileSystem(), str(REPO))
+    for litter in ("wgan_repro/__pycache__/config.cpython-311.pyc", "notebooks/.ipynb_checkpoints/x.ipynb",
+                   "wgan_repro/config.py~", "wgan_repro/.config.py.swp"):
+        assert ignore.is_ignored_file(str(REPO / litter)), litter
+    assert not ignore.is_ignored_file(str(REPO / "wgan_repro" / "config.py"))
+
+
+def test_jupyter_lab_is_installed_with_the_project():
+    import shutil
+    from pathlib import Path
+
+    bindir = Path(sys.executable).parent
+    assert shutil.which("jupyter-lab", path=str(bindir)) or shutil.which("jupyter-lab"), "README: jupyter lab results/"
+    import ipywidgets  # noqa: F401  (tqdm's notebook bars)
+
+
+def test_a_plain_papermill_run_never_writes_into_results(tmp_path):
+    """A notebook executed by papermill itself (not run-notebook) writes beside its working folder."""
+    from wgan_repro.experiments import setup
+
+    import os
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        out_dir, runs_dir, _ = setup(None, None, "06_vanishing_gradients")
+    finally:
+        os.chdir(cwd)
+    assert (tmp_path / out_dir).is_dir() and "results" not in out_dir.parts and str(out_dir).startswith("outputs")

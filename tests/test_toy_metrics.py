@@ -26,3 +26,16 @@ def test_threshold_for_covered():
     mix = toy_mixture("8gaussians")
     pts = torch.cat([mix.centers[0].repeat(19, 1), mix.centers[1].repeat(20, 1)])
     assert mode_coverage(pts, "8gaussians", min_per_mode=20).modes_covered == 1
+
+
+def test_a_smeared_but_present_mode_is_reached_though_not_covered_in_3_sigma():
+    """The GAN's 8-Gaussian samples lie on every mode, spread radially: not 'covered' (a precision
+    measure), but 'reached' (coverage in the sense of mode collapse)."""
+    torch.manual_seed(0)
+    mix = toy_mixture("8gaussians")
+    k = torch.randint(8, (1000,))
+    radial = mix.centers[k] * (0.7 + 0.6 * torch.rand(1000, 1))  # spread along each mode's radius
+    cov = mode_coverage(radial, "8gaussians")
+    assert cov.modes_reached == 8 and cov.modes_covered < 8
+    collapsed = mix.centers[3] + 0.1 * torch.randn(2500, 2)
+    assert mode_coverage(collapsed, "8gaussians").modes_reached == 1

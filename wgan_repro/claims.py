@@ -14,31 +14,93 @@ import numpy as np
 import pandas as pd
 
 REPRODUCED, NOT_REPRODUCED, UNRESOLVED = "reproduced", "not reproduced", "not resolved at this scale"
+CLOSED_FORM = "closed form, not an experiment"  # an identity we compute exactly: shown, never counted as reproduced
 
-VERDICT_RULE = ("reproduced when the claimed-better variant's mean beats the other's by more than the "
-                "sum of their standard deviations over seeds; not reproduced when the opposite holds "
-                "by that margin; otherwise not resolved at this scale")
+ALPHA = 0.05
+TEST = "Welch's t-test, two-sided"
+VERDICT_RULE = ("reproduced when the difference between the arms has the paper's sign and Welch's two-sided "
+                "t-test over seeds gives p < 0.05; not reproduced when the opposite sign is significant at "
+                "p < 0.05; otherwise not resolved at this scale (stated before the data)")
 
 
 # ---------------------------------------------------------------------- verdicts and statistics
-def verdict(better: list[float], worse: list[float], higher_is_better: bool = True) -> str:
-    """Compare the variant the paper says is better against the other, over seeds (VERDICT_RULE)."""
+def sd(values) -> float:
+    """Sample standard deviation (ddof = 1), the one convention of every reported spread; nan for n < 2."""
+    v = np.asarray(values, float)
+    return float(v.std(ddof=1)) if len(v) > 1 else float("nan")
+
+
+def mean_sd_text(values, digits: int = 2, scale: float = 1.0) -> str:
+    """'12.34±5.67' (sample sd over seeds)."""
+    v = np.asarray(values, float) * scale
+    return f"{v.mean():.{digits}f}±{sd(v):.{digits}f}"
+
+
+def compare_arms(better, worse, higher_is_better: bool = True, alpha: float = ALPHA) -> dict:
+    """The paper says arm `better` beats arm `worse`: Welch's two-sided t-test over seeds.
+
+    Returns n, mean and sd (ddof = 1) per arm, the difference better - worse, its 95% confidence
+    interval (Welch), p and the verdict of VERDICT_RULE. Fewer than 2 runs in an arm, or no spread in
+    either, leaves the claim not resolved (a test is undefined).
+    """
+    from scipy import stats
+
     b, w = np.asarray(better, float), np.asarray(worse, float)
-    if not higher_is_better:
-        b, w = -b, -w
-    margin = b.std() + w.std()
-    gap = b.mean() - w.mean()
-    if gap > margin and gap > 0:
-        return REPRODUCED
-    if -gap > margin and gap < 0:
-        return NOT_REPRODUCED
-    return UNRESOLVED
+    out = {"test": TEST, "n": [len(b), len(w)], "mean": [float(b.mean()), float(w.mean())],
+           "sd": [sd(b), sd(w)], "diff": float(b.mean() - w.mean()), "ci95": [float("nan")] * 2, "p": float("nan"),
+           "higher_is_better": higher_is_better}
+    if len(b) < 2 or len(w) < 2:
+        return {**out, "verdict": UNRESOLVED, "why": "fewer than 2 runs in an arm: no test"}
+    if b.std() == 0 and w.std() == 0:
+        return {**out, "verdict": UNRESOLVED, "why": "no spread over seeds in either arm: the t-test is undefined"}
+    res = stats.ttest_ind(b, w, equal_var=False)
+    ci = res.confidence_interval(1 - alpha)
+    out.update(p=float(res.pvalue), ci95=[float(ci.low), float(ci.high)])
+    paper_sign = 1 if higher_is_better else -1
+    if out["p"] < alpha:
+        out["verdict"] = REPRODUCED if np.sign(out["diff"]) == paper_sign else NOT_REPRODUCED
+    else:
+        out["verdict"] = UNRESOLVED
+    return out
+
+
+def verdict(better: list[float], worse: list[float], higher_is_better: bool = True) -> str:
+    """VERDICT_RULE's verdict for the arm the paper calls better against the other (`compare_arms`)."""
+    return compare_arms(better, worse, higher_is_better)["verdict"]
+
+
+def stats_text(c: dict, digits: int = 2, scale: float = 1.0) -> str:
+    """'n = 3 vs 3; Δ = -1.23 [95% CI -2.00, -0.40]; Welch p = 0.012' for a `compare_arms` result."""
+    lo, hi = (x * scale for x in c["ci95"])
+    return (f"n = {c['n'][0]} vs {c['n'][1]}; Δ = {c['diff'] * scale:.{digits}f} [95% CI {lo:.{digits}f}, "
+            f"{hi:.{digits}f}]; Welch p = {c['p']:.2g}")
 
 
 def spearman(x, y) -> float:
     from scipy.stats import spearmanr
 
     return float(spearmanr(x, y).statistic)
+
+
+def partial_spearman(x, y, z) -> tuple[float, float, int]:
+    """Spearman correlation of x and y with the shared trend in z removed: the Pearson correlation
+    of the ranks of x and y after each is regressed linearly on the ranks of z. Returns (rho, p, n);
+    p from the t distribution with n - 3 degrees of freedom (two-sided)."""
+    from scipy import stats
+
+    rx, ry, rz = (stats.rankdata(np.asarray(v, float)) for v in (x, y, z))
+    design = np.column_stack([np.ones_like(rz), rz])
+
+    def residual(r):
+        return r - design @ np.linalg.lstsq(design, r, rcond=None)[0]
+
+    ex, ey = residual(rx), residual(ry)
+    n = len(rx)
+    if n < 4 or ex.std() == 0 or ey.std() == 0:
+        return float("nan"), float("nan"), n
+    rho = float(np.corrcoef(ex, ey)[0, 1])
+    t = rho * np.sqrt((n - 3) / max(1e-300, 1 - rho ** 2))
+    return rho, float(2 * stats.t.sf(abs(t), n - 3)), n
 
 
 def instability(history: list[dict], key: str = "wasserstein_estimate") -> float:
@@ -52,43 +114,60 @@ def instability(history: list[dict], key: str = "wasserstein_estimate") -> float
 
 
 def summarize(rows: pd.DataFrame, by: str, columns: list[str]) -> dict:
-    """{variant: {col: {mean, std, values}}} over seeds."""
+    """{variant: {col: {mean, std (ddof = 1), n, values}}} over seeds."""
     out = {}
     for name, group in rows.groupby(by, sort=False):
-        out[name] = {c: {"mean": float(group[c].mean()), "std": float(group[c].std(ddof=0)),
+        out[name] = {c: {"mean": float(group[c].mean()), "std": sd(group[c]), "n": int(group[c].count()),
                          "values": [float(v) for v in group[c]]} for c in columns}
     return out
 
 
 def mean_std(values, prefix: str, scale: float = 1.0, digits: int = 4) -> dict:
-    """{prefix: mean, prefix_sd: std} over seeds, rounded (headline metrics)."""
+    """{prefix: mean, prefix_sd: sample sd} over seeds, rounded (headline metrics)."""
     v = np.asarray(values, float) * scale
-    return {prefix: round(float(v.mean()), digits), f"{prefix}_sd": round(float(v.std()), digits)}
+    return {prefix: round(float(v.mean()), digits), f"{prefix}_sd": round(sd(v), digits)}
 
 
 # ---------------------------------------------------------------------- claim rows
 def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RULE,
-          next_scale: str | None = None) -> dict:
-    """One scorecard row. next_scale: for a claim this run did not reproduce, the scale that
+          next_scale: str | None = None, item: str | None = None, stats: dict | None = None) -> dict:
+    """One scorecard row. item: the paper's figure/table/section it tests. stats: a `compare_arms`
+    result (n, test, p, 95% CI). next_scale: for a claim this run did not reproduce, the scale that
     would settle it (what we measured that points there, or the paper's scale); kept only then."""
     row = {"claim": name, "paper": paper, "ours": ours, "verdict": result, "rule": rule}
-    if result != REPRODUCED and next_scale:
+    if item:
+        row["item"] = item
+    if stats:
+        row["stats"] = stats
+    if result not in (REPRODUCED, CLOSED_FORM) and next_scale:
         row["next_scale"] = next_scale
     return row
+
+
+def compared_claim(name: str, paper: str, what: str, better: tuple[str, list], worse: tuple[str, list],
+                   higher_is_better: bool = True, item: str | None = None, digits: int = 2, scale: float = 1.0,
+                   note: str = "", next_scale: str | None = None) -> dict:
+    """A comparative claim decided by VERDICT_RULE: our text names both arms' mean ± sd (ddof = 1),
+    n, the difference with its 95% CI, and Welch's p."""
+    c = compare_arms(better[1], worse[1], higher_is_better)
+    ours = (f"{what}: {better[0]} {mean_sd_text(better[1], digits, scale)}, {worse[0]} "
+            f"{mean_sd_text(worse[1], digits, scale)} ({stats_text(c, digits, scale)})" + (f" {note}" if note else ""))
+    return claim(name, paper, ours, c["verdict"], VERDICT_RULE, next_scale, item, c)
 
 
 def settle_with(claims: list[dict], next_scale: str) -> list[dict]:
     """Give every claim not reproduced that has no `next_scale` of its own this one."""
     for c in claims:
-        if c["verdict"] != REPRODUCED and not c.get("next_scale"):
+        if c["verdict"] not in (REPRODUCED, CLOSED_FORM) and not c.get("next_scale"):
             c["next_scale"] = next_scale
     return claims
 
 
 def claims_markdown(claims: list[dict], with_rule: bool = False) -> str:
-    """The notebook's verdict lines: claim, the paper's statement, our number, the verdict, and
-    for a claim not reproduced the scale that would settle it."""
-    return "\n".join(f"- **{c['claim']}** — paper: {c['paper']}; ours: {c['ours']} → **{c['verdict']}**"
+    """The notebook's verdict lines: claim (and the paper item it tests), the paper's statement, our
+    number, the verdict, and for a claim not reproduced the scale that would settle it."""
+    return "\n".join(f"- **{c['claim']}**" + (f" [{c['item']}]" if c.get("item") else "")
+                     + f" — paper: {c['paper']}; ours: {c['ours']} → **{c['verdict']}**"
                      + (f" ({c['rule']})" if with_rule else "")
                      + (f". *Would settle it:* {c['next_scale']}" if c.get("next_scale") else "")
                      for c in claims)
@@ -129,7 +208,7 @@ def write_metrics(out_dir: str | Path, details: dict, headline: dict | None = No
 
 
 # ---------------------------------------------------------------------- the scorecard
-SCORECARD_COLUMNS = ["notebook", "profile", "claim", "paper", "ours", "verdict", "rule", "next_scale"]
+SCORECARD_COLUMNS = ["notebook", "profile", "item", "claim", "paper", "ours", "verdict", "rule", "next_scale", "stats"]
 
 
 def gather_claims(results_root: str | Path, skip: str = "99_scorecard") -> list[dict]:
@@ -152,10 +231,20 @@ def _cell(text) -> str:
 def scorecard_markdown(rows: list[dict]) -> str:
     """The claims table, then what would settle each claim not reproduced."""
     card = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
-    md = "| notebook | claim | paper | ours | verdict |\n|---|---|---|---|---|\n" + "\n".join(
-        f"| {_cell(r.notebook)} | {_cell(r.claim)} | {_cell(r.paper)} | {_cell(r.ours)} | **{_cell(r.verdict)}** |"
-        for r in card.itertuples())
-    unsettled = card[card.verdict != REPRODUCED]
+
+    def test(r) -> str:
+        c = r.stats if isinstance(r.stats, dict) else None
+        p = (c or {}).get("p")
+        if not isinstance(p, (int, float)) or not math.isfinite(p):
+            return (c or {}).get("why", "rule stated with the claim")
+        lo, hi = c["ci95"]
+        return f"Welch p = {c['p']:.2g}; 95% CI of Δ [{lo:.3g}, {hi:.3g}]; n = {c['n'][0]} vs {c['n'][1]}"
+
+    head = "| notebook | paper item | claim | paper | ours | test | verdict |\n" + "|---" * 7 + "|\n"
+    md = head + "\n".join(
+        f"| {_cell(r.notebook)} | {_cell(r.item if isinstance(r.item, str) else '')} | {_cell(r.claim)} | "
+        f"{_cell(r.paper)} | {_cell(r.ours)} | {_cell(test(r))} | **{_cell(r.verdict)}** |" for r in card.itertuples())
+    unsettled = card[~card.verdict.isin([REPRODUCED, CLOSED_FORM])]
     if len(unsettled):
         md += "\n\n**Not reproduced at this scale, and what would settle each:**\n\n" + "\n".join(
             f"- {r.notebook} — {r.claim} (**{r.verdict}**): "
@@ -163,6 +252,7 @@ def scorecard_markdown(rows: list[dict]) -> str:
     return md
 
 
-__all__ = ["NOT_REPRODUCED", "REPRODUCED", "UNRESOLVED", "VERDICT_RULE", "claim", "claims_markdown", "gather_claims",
-           "instability", "mean_std", "scale_note", "scorecard_markdown", "settle_with", "spearman", "summarize",
-           "verdict", "write_metrics"]
+__all__ = ["CLOSED_FORM", "NOT_REPRODUCED", "REPRODUCED", "UNRESOLVED", "VERDICT_RULE", "claim", "claims_markdown",
+           "compare_arms", "compared_claim", "gather_claims", "instability", "mean_sd_text", "mean_std",
+           "partial_spearman", "scale_note", "scorecard_markdown", "sd", "settle_with", "spearman", "stats_text",
+           "summarize", "verdict", "write_metrics"]

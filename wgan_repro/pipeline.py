@@ -83,7 +83,8 @@ def notebook_parameters(name: str, profile: str | None = None, overrides: dict |
         raise ConfigError(f"profile={profile!r} is not allowed: one of {', '.join(p for p in profiles if p != 'tiny')}")
     section = NOTEBOOKS[name]
     params = copy.deepcopy(profiles[profile].get(section) or {})
-    for source in (file_params.get(section) or {}, overrides or {}):
+    file_section = {k: v for k, v in (file_params.get(section) or {}).items() if v is not None}  # null: the profile's
+    for source in (file_section, overrides or {}):
         for key, value in source.items():
             if key not in params:
                 raise ConfigError(f"{section}.{key}={value!r} is not allowed: known keys are "
@@ -93,6 +94,18 @@ def notebook_parameters(name: str, profile: str | None = None, overrides: dict |
         _typed(section, "seeds", params["seeds"], [0])
     params["profile"] = profile
     return params
+
+
+def _warn_if_paper_on_cpu(profile: str) -> None:
+    import sys
+
+    import torch
+
+    if profile == "paper" and not torch.cuda.is_available():
+        print("wgan-repro: warning: profile=paper on a machine without a visible CUDA device: its runs train "
+              "100k generator iterations each on the CPU (about 370 ms per 32x32 critic step with the penalty on "
+              "2 cores, i.e. days per run; README, Profiles); stop with Ctrl-C, finished runs are kept",
+              file=sys.stderr)
 
 
 def _alive(pid: int) -> bool:
@@ -128,6 +141,7 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
     from filelock import FileLock, Timeout
 
     params = notebook_parameters(name, profile, overrides, params_file)
+    _warn_if_paper_on_cpu(params["profile"])
     results_root = Path(results_root).resolve()
     runs_root = Path(runs_root).resolve() if runs_root else results_root.parent / "runs"
     try:
@@ -150,11 +164,13 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
         try:
             pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
                                 kernel_name="python3", cwd=str(REPO), progress_bar=False, log_output=False)
-            if html:
-                from nbconvert import HTMLExporter
+            from .report import export_html, relative_paths, shown_path
 
-                body, _ = HTMLExporter().from_filename(str(output))
-                (out_dir / f"{name}.html").write_text(body)
+            relative_paths(output, {str(out_dir): shown_path(results_root / name, REPO),
+                                    str(runs_root / name): shown_path(runs_root / name, REPO),
+                                    str(results_root): shown_path(results_root, REPO)})
+            if html:
+                export_html(output, out_dir / f"{name}.html")
             _replace_outputs(out_dir, results_root / name)
         except pm.PapermillExecutionError as e:
             raise NotebookFailed(f"notebook {name} failed in cell {e.exec_count}: {e.ename}: "

@@ -2,7 +2,8 @@
 the paper describes, with the one critic update of the package (`objectives.critic_step`).
 
 - `fit_critic_1d`: WGAN Fig. 2 (a GAN discriminator and a WGAN critic between two 1-D Gaussians);
-- `critic_layer_gradient_norms`: WGAN-GP Fig. 1(b) (a deep ReLU critic, clipping vs penalty);
+- `critic_activation_gradient_norms`: WGAN-GP Fig. 1(b) (a deep ReLU critic, clipping vs penalty);
+- `log_slope`: how a per-layer norm changes with depth (the slope of log10 of it per layer);
 - `gan_generator_gradient_vs_discriminator_steps`: Arjovsky & Bottou 2017, Fig. 2;
 - `critic_layer_weights`: the weights behind WGAN-GP Fig. 1(b)'s histograms.
 """
@@ -15,9 +16,8 @@ import torch
 from torch import nn
 
 from . import objectives
-from .config import config_from_dict
 from .data import BatchStream, sample_toy
-from .train import make_optimizer, train
+from .train import make_optimizer
 
 
 def fit_critic_1d(mu_real: float = 0.0, mu_fake: float = 3.0, loss: str = "wgan", gp_weight: float = 10.0,
@@ -49,36 +49,58 @@ def fit_critic_1d(mu_real: float = 0.0, mu_fake: float = 3.0, loss: str = "wgan"
     return critic, est.item()
 
 
-def critic_layer_gradient_norms(clip_value: float | None = None, gp_weight: float = 0.0, depth: int = 12,
-                                dim: int = 128, steps: int = 200, dataset: str = "swissroll", batch_size: int = 256,
-                                seed: int = 0) -> list[float]:
-    """WGAN-GP Fig. 1(b): train a deep ReLU critic (`depth` linear layers) between a toy set and
-    a fixed, untrained generator (standard normal points), with clipping at `clip_value` or the
-    penalty, then return the norm of the critic loss's gradient w.r.t. each layer's weights,
-    input layer first (read on one more batch, before stepping).
+def critic_activation_gradient_norms(clip_value: float | None = None, gp_weight: float = 0.0, depth: int = 12,
+                                     dim: int = 128, steps: int = 200, dataset: str = "swissroll",
+                                     batch_size: int = 256, seed: int = 0) -> list[float]:
+    """WGAN-GP Fig. 1(b): "the norm of the gradient of the critic loss with respect to successive
+    layers of activations". A `depth`-layer ReLU critic is trained for `steps` steps between a toy
+    set and fixed standard-normal points (the generator held fixed: a listed deviation), with
+    clipping at `clip_value` (RMSProp 5e-5) or the penalty (Adam 1e-4). Then, on one more batch,
+    ||dL/dh_l|| for the output h_l of every hidden layer l = 1 .. depth-1 (after its ReLU), input side
+    first. The network runs in float64, so a gradient that shrinks by 1e-3 per layer is still a
+    number, not an underflow to 0.
     """
     torch.manual_seed(seed)
     sizes = [2] + [dim] * (depth - 1) + [1]
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
-    critic = nn.Sequential(*layers[:-1])
+    critic = nn.Sequential(*layers[:-1]).double()
 
     def forward(x):
-        return critic(x).view(-1)
+        return critic(x.double()).view(-1)
 
     opt = (torch.optim.RMSprop(critic.parameters(), lr=5e-5) if clip_value is not None
            else torch.optim.Adam(critic.parameters(), lr=1e-4, betas=(0.5, 0.9)))
     for _ in range(steps):
         real, fake = sample_toy(dataset, batch_size), torch.randn(batch_size, 2)
         objectives.critic_step(forward, opt, real, fake, "wgan", gp_weight, clip_value=clip_value, module=critic)
-    real, fake = sample_toy(dataset, batch_size), torch.randn(batch_size, 2)
-    loss = objectives.wgan_critic_loss(forward(real), forward(fake))
-    if gp_weight > 0:
-        loss = loss + objectives.gradient_penalty(forward, real, fake, gp_weight)[0]
-    opt.zero_grad(set_to_none=True)
+    real, fake = sample_toy(dataset, batch_size).double(), torch.randn(batch_size, 2).double()
+    hidden = []
+
+    def keep(module, inputs, output):
+        output.retain_grad()
+        hidden.append(output)
+
+    hooks = [m.register_forward_hook(keep) for m in critic if isinstance(m, nn.ReLU)]
+    try:
+        loss = objectives.wgan_critic_loss(critic(real).view(-1), critic(fake).view(-1))
+    finally:
+        for h in hooks:
+            h.remove()
     loss.backward()
-    return [m.weight.grad.norm().item() for m in critic if isinstance(m, nn.Linear)]
+    n = len(hidden) // 2  # the real batch's activations, then the fake batch's
+    return [float(torch.cat([hidden[i].grad, hidden[n + i].grad]).norm()) for i in range(n)]
+
+
+def log_slope(norms: list[float]) -> float:
+    """Least-squares slope of log10(norm) against layer index: < 0 when gradients shrink towards the
+    input (vanish), > 0 when they grow (explode); about 0 when stable across depth. nan when a norm
+    is 0 (then the slope is not a number: report the zero instead)."""
+    v = np.asarray(norms, float)
+    if (v <= 0).any() or not np.isfinite(v).all():
+        return float("nan")
+    return float(np.polyfit(np.arange(1, len(v) + 1), np.log10(v), 1)[0])
 
 
 def critic_layer_weights(critic: torch.nn.Module) -> np.ndarray:
@@ -87,19 +109,21 @@ def critic_layer_weights(critic: torch.nn.Module) -> np.ndarray:
                       and p.dim() > 1]).numpy()
 
 
-def gan_generator_gradient_vs_discriminator_steps(cfg_values: dict, pretrain_iterations: int, d_steps: list[int],
-                                                  seed: int = 0, n_probe: int = 64) -> list[dict]:
-    """Arjovsky & Bottou 2017, Fig. 2: fix a (briefly trained) generator, train the GAN
-    discriminator alone for more and more steps, and measure the generator's gradient norm
-    under the minimax loss log(1 - D(G(z))) and the non-saturating -log D(G(z)).
+def gan_generator_gradient_vs_discriminator_steps(generator: nn.Module, cfg, d_steps: list[int], seed: int = 0,
+                                                  n_probe: int = 64) -> list[dict]:
+    """Arjovsky & Bottou 2017, Fig. 2: with a (briefly trained) generator fixed, train a discriminator
+    *from scratch* (freshly initialised, as the paper does) alone for more and more steps, and
+    measure the generator's gradient norm under the minimax loss log(1 - D(G(z))) and the
+    non-saturating -log D(G(z)). cfg: the GAN run that trained `generator` (its data, D architecture
+    and optimiser).
     """
-    cfg = config_from_dict({**cfg_values, "seed": seed, "iterations": max(pretrain_iterations, 1),
-                            "progress": False, "dvclive": False, "sample_every": 0, "checkpoint_every": 0})
-    base = train(cfg, overwrite=True)
-    g, d = base.generator, base.critic
+    from .models import build_critic
+
+    g = generator
     device = next(g.parameters()).device
     torch.manual_seed(seed + 1)
-    opt = make_optimizer(cfg, d.parameters(), cfg.lr_d)  # D continues from its jointly trained state
+    d = build_critic(cfg).to(device)
+    opt = make_optimizer(cfg, d.parameters(), cfg.lr_d)
     stream = BatchStream(cfg, device)
     z_probe = torch.randn(n_probe, cfg.noise_dim, generator=torch.Generator().manual_seed(seed + 7)).to(device)
     rows, done, loss = [], 0, None

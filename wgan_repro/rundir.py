@@ -3,6 +3,7 @@
     out_dir/
       .lock                  held while a process trains here (a second one gets one line)
       config.json            the run's config
+      runtime.json           the device it resolved to, torch version, threads
       history.jsonl          one row per logged generator iteration
       checkpoints/last.pt    models, optimisers, RNG states, data position (atomic writes)
       checkpoints/ckpt_*.pt  every checkpoint, with keep_checkpoints
@@ -33,7 +34,7 @@ from torch import nn
 from .config import ON_RESUME, ConfigError, TrainConfig, WganReproError, fields_with, resolve_device
 from .files import atomic_save, atomic_write_text
 
-RUN_FILES = ("config.json", "history.jsonl")
+RUN_FILES = ("config.json", "runtime.json", "history.jsonl")
 RUN_FOLDERS = ("checkpoints", "samples", "dvclive", "scores")
 
 
@@ -207,6 +208,10 @@ class RunDir:
         """Drop log rows past the checkpoint we continue from; open the logs."""
         truncate_logs(self.path, iteration)
         atomic_write_text(self.path / "config.json", json.dumps(self.cfg.to_dict(), indent=2))
+        # what `device: auto` resolved to, and the software that trained (config.json keeps the request)
+        atomic_write_text(self.path / "runtime.json", json.dumps(
+            {"device": str(resolve_device(self.cfg.device)), "torch": torch.__version__,
+             "threads": torch.get_num_threads(), "from_iteration": iteration}, indent=2))
         self._history = (self.path / "history.jsonl").open("a")
         if self.cfg.dvclive:
             from dvclive import Live

@@ -1,0 +1,85 @@
+"""The decision layer: verdict rules, statistics, claim rows and the scorecard table."""
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from tests.conftest import REPO
+from wgan_repro import claims as C
+
+
+def test_sd_is_the_sample_standard_deviation():
+    assert C.sd([1.0, 2.0, 3.0]) == pytest.approx(1.0)  # ddof = 1 (ddof = 0 would be 0.816)
+    assert math.isnan(C.sd([1.0]))
+    assert C.mean_std([1, 2, 3], "x") == {"x": 2.0, "x_sd": 1.0}
+
+
+def test_compare_arms_is_welchs_test_with_its_confidence_interval():
+    better, worse = [5.0, 6.0, 7.5, 6.2], [3.0, 4.1, 3.3]
+    c = C.compare_arms(better, worse)
+    ref = stats.ttest_ind(better, worse, equal_var=False)
+    assert c["p"] == pytest.approx(ref.pvalue) and c["n"] == [4, 3]
+    assert c["ci95"] == pytest.approx(list(ref.confidence_interval(0.95)))
+    assert c["diff"] == pytest.approx(np.mean(better) - np.mean(worse))
+    assert c["sd"] == pytest.approx([np.std(better, ddof=1), np.std(worse, ddof=1)])
+    assert c["verdict"] == C.REPRODUCED and c["p"] < 0.05
+
+
+def test_the_verdict_needs_the_papers_sign_and_significance():
+    assert C.verdict([3.0, 4.1, 3.3], [5.0, 6.0, 7.5]) == C.NOT_REPRODUCED          # significant, wrong sign
+    assert C.verdict([1.0, 2.0, 3.0], [1.5, 2.5, 2.0]) == C.UNRESOLVED              # noise vs noise
+    assert C.verdict([1.0, 1.1, 0.9], [5.0, 5.2, 4.9], higher_is_better=False) == C.REPRODUCED  # lower is better
+    # the old rule (gap > sum of the ddof=0 sds) called this reproduced at Welch p = 0.075: not any more
+    b, w = [10.0, 12.0, 16.0], [7.0, 9.0, 6.0]
+    assert np.mean(b) - np.mean(w) > np.std(b) + np.std(w)
+    assert C.compare_arms(b, w)["p"] == pytest.approx(0.0751, abs=1e-4) and C.verdict(b, w) == C.UNRESOLVED
+
+
+def test_too_few_runs_or_no_spread_is_never_a_verdict():
+    assert C.compare_arms([1.0], [0.0, 0.1])["verdict"] == C.UNRESOLVED
+    c = C.compare_arms([2.0, 2.0], [1.0, 1.0])
+    assert c["verdict"] == C.UNRESOLVED and "no spread" in c["why"]
+
+
+def test_a_compared_claim_states_n_sd_ci_and_p():
+    row = C.compared_claim("A beats B", "A > B", "score", ("A", [5.0, 6.0, 7.0]), ("B", [1.0, 2.0, 3.0]),
+                           item="Fig. 9")
+    assert row["verdict"] == C.REPRODUCED and row["item"] == "Fig. 9"
+    assert "A 6.00±1.00" in row["ours"] and "n = 3 vs 3" in row["ours"] and "95% CI" in row["ours"]
+    assert "Welch p = " in row["ours"] and row["stats"]["test"] == C.TEST
+
+
+def test_the_scorecard_escapes_bars_and_renders_every_row():
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    rows = [dict(notebook="00", profile="quick", **C.claim("Parallel lines", "W=|θ|, JS=log 2", "W(0.5)=0.5",
+                                                             C.CLOSED_FORM)),
+            dict(notebook="01", profile="quick", **C.compared_claim("x", "|d f/dx| small", "|log10 g|",
+                                                                      ("a", [1.0, 2.0, 3.0]), ("b", [0.0, 0.5, 0.2])))]
+    html = markdown2html_mistune(C.scorecard_markdown(rows))
+    assert html.count("<table") == 1 and html.count("<tr") == 3  # header + 2 rows
+    assert "W=|θ|" in html
+
+
+def test_the_committed_scorecard_html_shows_its_whole_table():
+    """results/99_scorecard/99_scorecard.html: nbconvert dropped the table when a cell held a bare |."""
+    card = REPO / "results" / "99_scorecard"
+    rows = json.loads((card / "details.json").read_text())["claims"]
+    html = (card / "99_scorecard.html").read_text()
+    assert html.count("<table") >= 1
+    table = html[html.index("<table"):html.index("</table>")]
+    assert table.count("<tr") == len(rows) + 1
+
+
+def test_partial_spearman_removes_a_shared_time_trend():
+    rng = np.random.default_rng(0)
+    t = np.arange(40.0)
+    x, y = t + rng.normal(0, 1, 40), t + rng.normal(0, 1, 40)  # both only trend with time
+    assert C.spearman(x, y) > 0.9
+    rho, p, n = C.partial_spearman(x, y, t)
+    assert n == 40 and abs(rho) < 0.4 and p > 0.05
+    shared = rng.normal(0, 3, 40)                                    # a real link beyond the trend
+    rho, p, _ = C.partial_spearman(t + shared, t + shared + rng.normal(0, 1, 40), t)
+    assert rho > 0.8 and p < 0.001
