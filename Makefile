@@ -3,18 +3,21 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup test repro plots readme lint clean-venv
+.PHONY: setup lock test repro plots readme lint clean-venv
 
-$(BIN)/wgan-repro: pyproject.toml
+$(BIN)/wgan-repro: pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	# uv resolves and installs the PyPI wheels (torch included) in well under a minute; compiled
-	# bytecode saves every fresh process (pool worker, notebook kernel) seconds of import time
-	$(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -e '.[dev]'
+	# the exact versions of uv.lock (tested together), never a fresh resolution: `make lock` upgrades
+	# deliberately. Compiled bytecode saves every fresh process (pool worker, notebook kernel) seconds.
+	$(BIN)/uv sync --locked --extra dev --compile-bytecode --quiet
 	$(BIN)/python -m ipykernel install --sys-prefix --name wgan-repro --display-name "wgan-repro" >/dev/null
 	touch $@
 
-setup: $(BIN)/wgan-repro  ## create .venv with every dependency (runs once; again when pyproject.toml changes)
+setup: $(BIN)/wgan-repro  ## create .venv from uv.lock (runs once; again when pyproject.toml or uv.lock change)
+
+lock: setup  ## re-resolve every dependency into uv.lock (a deliberate upgrade: run the tests and dvc repro after)
+	$(BIN)/uv lock --upgrade
 
 test: setup  ## run the test suite on CPU
 	$(BIN)/python -m pytest -q

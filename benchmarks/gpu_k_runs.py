@@ -12,7 +12,7 @@ import time
 import torch
 
 from _machine import report
-from wgan_repro.config import load_preset as preset
+from wgan_repro.presets import load_preset as preset
 from wgan_repro.grid import run_grid
 
 

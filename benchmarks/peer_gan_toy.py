@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from _machine import report
-from wgan_repro.config import load_config
+from wgan_repro.presets import load_config
 from wgan_repro.metrics import mode_coverage, sample_generator
 from wgan_repro.pipeline import REPO
 from wgan_repro.train import train

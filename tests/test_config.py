@@ -3,7 +3,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from wgan_repro.config import ConfigError, TrainConfig, config_from_dict, load_config
+from wgan_repro.config import ConfigError, TrainConfig
+from wgan_repro.presets import config_from_dict, load_config
 
 IMG = dict(dataset="cifar10", arch="dcgan")
 

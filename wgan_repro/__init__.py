@@ -4,7 +4,8 @@ The public names; each module's docstring says what it holds (README: *Layout*).
 loop is `wgan_repro.train.train` (not re-exported here: the name would hide its module).
 """
 from .claims import verdict
-from .config import ConfigError, TrainConfig, WganReproError, load_config, load_preset
+from .config import ConfigError, TrainConfig, WganReproError
+from .presets import load_config, load_preset
 from .experiments import compare
 from .fidelity import ScoringSpec, score
 from .grid import run_grid

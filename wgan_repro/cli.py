@@ -14,7 +14,7 @@ from pathlib import Path
 
 # ---------------------------------------------------------------------- train, fields
 def _train(args) -> int:
-    from .config import load_config
+    from .presets import load_config
     from .train import train
 
     cfg = load_config(args.config, args.overrides)
@@ -28,7 +28,8 @@ def _train(args) -> int:
 def _fields(args) -> int:
     import dataclasses
 
-    from .config import TrainConfig, field_docs
+    from .config import TrainConfig
+    from .presets import field_docs
 
     docs = field_docs()
     for f in dataclasses.fields(TrainConfig):

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import LENGTH, OUTSIDE_KEY, config_from_dict, fields_with
-from .config import load_preset as preset  # noqa: F401 (the notebooks' name for it)
+from .config import LENGTH, OUTSIDE_KEY, fields_with
+from .presets import config_from_dict
+from .presets import load_preset as preset  # noqa: F401 (the notebooks' name for it)
 from .fidelity import ScoringSpec
 from .grid import run_grid, score_run
 from .rundir import TrainResult, read_history

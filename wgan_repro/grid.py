@@ -34,9 +34,10 @@ from pathlib import Path
 
 import torch
 
-from .config import OUTSIDE_KEY, ConfigError, TrainConfig, config_from_dict, cpu_threads, fields_with, resolve_device
+from .config import OUTSIDE_KEY, ConfigError, TrainConfig, cpu_threads, fields_with, resolve_device
 from .fidelity import ScoringSpec, score, score_key
 from .files import file_sha256, read_verified_text, write_verified_text
+from .presets import config_from_dict
 from .rundir import checkpoint_iteration, finished, kept_checkpoints, last_checkpoint, load_generator, load_run
 
 EXECUTORS = ("auto", "inprocess", "pool", "ray")
@@ -74,7 +75,8 @@ def grid_configs(base: dict, variants: dict[str, dict], seeds: list[int], out_ro
     configs = {}
     for name, overrides in variants.items():
         for seed in seeds:
-            values = {**base, **overrides, "seed": seed, "progress": progress, "resume": True}
+            # DVCLive off unless asked: the pipeline's plots read results/*/curves.csv, not runs/*/dvclive
+            values = {"dvclive": False, **base, **overrides, "seed": seed, "progress": progress, "resume": True}
             cfg = config_from_dict({**values, "out_dir": "-"})
             # 'a/b' names nest: out_root/a/b/seed<k>-<hash>
             folder = Path(out_root).joinpath(*(slug(part) for part in name.split("/")))
@@ -292,18 +294,37 @@ def _stop_pool(pool) -> None:
             p.kill()
 
 
+# what a Ray worker needs from the driver's environment (workers inherit `ray start`'s, not ours)
+RAY_ENV = ("WGAN_REPRO_DATA", "WGAN_REPRO_CACHE", "WGAN_REPRO_OFFLINE", "MPLBACKEND")
+
+
+def _sees(path: str, token: str) -> bool:
+    """On a worker: the driver's marker file is there (the run folders are on a shared file system)."""
+    try:
+        return Path(path).read_text() == token
+    except OSError:
+        return False
+
+
 def _run_ray(pending, advance, ray_address=None, per_gpu=2, scoring=None, **_):
     try:
         import ray
     except ImportError as e:
         raise ConfigError("executor='ray' is not allowed here: ray is not installed "
                           "(pip install -e '.[ray]')") from e
+    address = ray_address or os.environ.get("RAY_ADDRESS")
     started = not ray.is_initialized()
     if started:
-        ray.init(address=ray_address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
-                 log_to_driver=False)
+        env = {k: os.environ[k] for k in RAY_ENV if k in os.environ}
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": env} if env else None)
+        except Exception as e:  # e.g. AuthenticationError from a head with token authentication
+            raise ConfigError(f"ray_address={address!r} is not allowed: Ray refused the connection "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:300]})") from None
     refs = []
     try:
+        _check_shared_folders(ray, pending)
         gpus = 1.0 / per_gpu if ray.cluster_resources().get("GPU", 0) > 0 else 0
         task = ray.remote(num_cpus=1, num_gpus=gpus)(_train_one)
         refs = [task.remote(c.to_dict(), scoring) for c in pending]
@@ -316,3 +337,27 @@ def _run_ray(pending, advance, ray_address=None, per_gpu=2, scoring=None, **_):
             ray.cancel(ref, force=True)
         if started:
             ray.shutdown()
+
+
+def _check_shared_folders(ray, pending) -> None:
+    """Ray workers write the run folders where the driver reads them: that needs one file system
+    (a single machine, or a shared one mounted at the same path). Checked before any training."""
+    import secrets
+
+    root = Path(pending[0].out_dir).parent
+    root.mkdir(parents=True, exist_ok=True)
+    marker, token = root / f".ray-check-{os.getpid()}", secrets.token_hex(8)
+    marker.write_text(token)
+    try:
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        check = ray.remote(num_cpus=0)(_sees)
+        seen = ray.get([check.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+                        .remote(str(marker), token) for n in nodes])
+    finally:
+        marker.unlink(missing_ok=True)
+    blind = [n["NodeManagerAddress"] for n, ok in zip(nodes, seen) if not ok]
+    if blind:
+        raise ConfigError(f"executor='ray' is not allowed here: Ray nodes {', '.join(blind)} do not see {root}; "
+                          f"the run folders need a file system shared by the driver and every node, at the same path")

@@ -71,3 +71,27 @@ def save_toy_figure(path: str | Path, real: torch.Tensor, fake: torch.Tensor, cr
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return path
+
+
+def samples_over_time(runs: dict[str, list], columns: int = 4):
+    """One row per (label, run): the run's fixed-noise sample figures over training (early to end),
+    each panel titled with its generator iteration. runs: {label: [TrainResult, ...]} (e.g. two
+    seeds of each variant). Returns the pyplot figure (drawn inline in a notebook; no backend change)."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from .rundir import sample_figures
+
+    rows = [(label, r) for label, rs in runs.items() for r in rs]
+    figs = [sample_figures(r.out_dir)[-columns:] for _, r in rows]
+    ncol = max(len(f) for f in figs) if figs else 1
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(2.3 * ncol, 2.5 * len(rows)), squeeze=False)
+    for (label, r), row_figs, row_axes in zip(rows, figs, axes):
+        for ax in row_axes:
+            ax.axis("off")
+        for ax, (iteration, path) in zip(row_axes, row_figs):
+            with Image.open(path) as im:
+                ax.imshow(np.asarray(im.convert("RGB")))
+            ax.set_title(f"{label}, seed {r.cfg.seed}\niteration {iteration}", fontsize=8)
+    fig.tight_layout()
+    return fig

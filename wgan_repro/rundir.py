@@ -8,7 +8,7 @@
       checkpoints/last.pt    models, optimisers, RNG states, data position (atomic writes)
       checkpoints/ckpt_*.pt  every checkpoint, with keep_checkpoints
       samples/iter_*.png     fixed-noise sample figures
-      dvclive/               the same rows for `dvc plots`
+      dvclive/               the same rows through DVCLive, with dvclive=true (one run's `dvc plots`)
 
 Nothing in a folder that holds a run is replaced without being asked: `resume` continues it,
 `overwrite` clears every file of the old run first (so no stale checkpoint can be scored later).
@@ -63,6 +63,11 @@ def last_checkpoint(out_dir: str | Path) -> Path:
 def kept_checkpoints(out_dir: str | Path) -> list[Path]:
     """Every kept checkpoint (keep_checkpoints), oldest first."""
     return sorted((Path(out_dir) / "checkpoints").glob("ckpt_*.pt"))
+
+
+def sample_figures(out_dir: str | Path) -> list[tuple[int, Path]]:
+    """(iteration, path) of every fixed-noise sample figure the run saved (sample_every), in order."""
+    return [(int(p.stem.split("_")[1]), p) for p in sorted((Path(out_dir) / "samples").glob("iter_*.png"))]
 
 
 def checkpoint_iteration(path: Path, cfg: TrainConfig) -> int:
