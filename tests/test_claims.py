@@ -83,3 +83,13 @@ def test_partial_spearman_removes_a_shared_time_trend():
     shared = rng.normal(0, 3, 40)                                    # a real link beyond the trend
     rho, p, _ = C.partial_spearman(t + shared, t + shared + rng.normal(0, 1, 40), t)
     assert rho > 0.8 and p < 0.001
+
+
+def test_every_committed_claim_names_a_paper_item_and_every_item_a_notebook():
+    rows = C.gather_claims(REPO / "results")
+    assert rows and C.uncovered_items(rows) == []
+    notebooks = {p.stem for p in (REPO / "notebooks").glob("*.ipynb")}
+    for paper, item, what, notebook, why in C.PAPER_ITEMS:
+        assert (notebook in notebooks) if notebook else len(why) > 20, item
+    table = C.coverage_markdown(rows)
+    assert table.count("\n") == len(C.PAPER_ITEMS) + 1 and "not covered" in table

@@ -13,9 +13,8 @@ from wgan_repro.data import (
     LSUNBedrooms,
     load_image_tensor,
     resolve_data_root,
-    sample_toy,
-    toy_mixture,
 )
+from wgan_repro.toy import sample_toy, toy_mixture
 
 
 def test_data_root_precedence(monkeypatch, tmp_path):

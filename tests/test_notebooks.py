@@ -14,6 +14,7 @@ EXPECTED_KEYS = {
     "04_rmsprop_vs_adam": {"clip + RMSProp", "clip + Adam", "GP + Adam", "claims"},
     "05_meaningful_loss": {"rho_wgan", "rho_gan", "claims"},
     "06_vanishing_gradients": {"minimax_grad_ratio", "non_saturating_grad_ratio", "claims"},
+    "07_overfitting": {"all digits", "train_small", "heldout", "claims"},
     "99_scorecard": {"claims", "counts", "total"},
 }
 

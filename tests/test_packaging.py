@@ -42,14 +42,14 @@ def test_cli_train_writes_a_run(tmp_path):
     assert (out / "checkpoints" / "last.pt").is_file() and (out / "samples" / "iter_000003.png").is_file()
 
 
-def test_readme_quotes_the_committed_scorecard(tmp_path):
-    """README's table of claims is the committed scorecard (`make readme` copies it)."""
-    from wgan_repro.pipeline import REPO, sync_readme_scorecard
+def test_readme_quotes_the_committed_scorecard_and_coverage(tmp_path):
+    """README's tables of claims and of paper coverage are the committed ones (`make readme` copies them)."""
+    from wgan_repro.pipeline import REPO, sync_readme
 
     readme = tmp_path / "README.md"
     readme.write_text((REPO / "README.md").read_text())
-    assert not sync_readme_scorecard(readme), \
-        "README's claims differ from results/99_scorecard/scorecard.md: make readme"
+    assert not sync_readme(readme), \
+        "README's claims or coverage differ from results/99_scorecard/{scorecard,coverage}.md: make readme"
 
 
 def _documented_overrides() -> set[str]:
@@ -122,3 +122,20 @@ def test_a_plain_papermill_run_never_writes_into_results(tmp_path):
     finally:
         os.chdir(cwd)
     assert (tmp_path / out_dir).is_dir() and "results" not in out_dir.parts and str(out_dir).startswith("outputs")
+
+
+def test_dvc_plots_draw_one_line_per_variant():
+    """curves.csv is long format (variant x seed x iteration): every plot uses the `variants` template,
+    which colours by variant and draws the mean over seeds with a ±1 sd band."""
+    import csv
+    import json as _json
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    template = _json.loads((REPO / ".dvc" / "plots" / "variants.json").read_text())
+    assert template["encoding"]["color"]["field"] == "variant"
+    plots = [(path, spec) for st in stages.values() for p in st.get("plots", []) for path, spec in p.items()]
+    assert plots
+    for path, spec in plots:
+        assert spec["template"] == "variants", path
+        header = next(csv.reader(open(REPO / path)))
+        assert spec["x"] in header and spec["y"] in header, path

@@ -1,6 +1,6 @@
 import torch
 
-from wgan_repro.data import sample_toy, toy_mixture
+from wgan_repro.toy import sample_toy, toy_mixture
 from wgan_repro.metrics import mode_coverage
 
 

@@ -191,3 +191,21 @@ def test_the_loop_does_not_wait_on_the_device_between_logs(tmp_path, monkeypatch
     train(tiny_toy_config(tmp_path, iterations=40, n_critic=5, log_every=20, checkpoint_every=0, dvclive=False))
     logged = 3  # iterations 0, 20 and the last
     assert 0 < counts["reads"] <= 16 * logged, counts  # 200 critic steps: one read each would be 200
+
+
+def test_a_heldout_split_logs_the_critic_on_unseen_images_without_changing_the_run(tmp_path):
+    """WGAN-GP Fig. 5b: the critic's W estimate on held-out images beside the training one; the
+    split reads no random number of the run, so the training curve is the same with or without it."""
+    from wgan_repro.config import TrainConfig
+
+    base = dict(dataset="mnist", image_size=28, arch="gp-dcgan", dim=4, loss="wgan", gp_weight=10.0, d_norm="none",
+                optimizer="adam", lr_g=1e-4, lr_d=1e-4, batch_size=16, n_critic=1, iterations=4, sample_every=0,
+                checkpoint_every=0, log_every=1, dvclive=False, progress=False, train_size=100)
+    plain = train(TrainConfig(**base, out_dir=str(tmp_path / "a")))
+    split = train(TrainConfig(**base, heldout_size=50, out_dir=str(tmp_path / "b")))
+    assert [r["wasserstein_estimate"] for r in plain.history] == [r["wasserstein_estimate"] for r in split.history]
+    assert "wasserstein_estimate_heldout" not in plain.history[-1]
+    assert all(math.isfinite(r["wasserstein_estimate_heldout"]) for r in split.history)
+    with pytest.raises(Exception, match="train_size"):
+        TrainConfig(**{**base, "train_size": 10**9, "heldout_size": 10}, out_dir=str(tmp_path / "c"))
+        train(TrainConfig(**{**base, "train_size": 10**9, "heldout_size": 10, "out_dir": str(tmp_path / "c")}))

@@ -287,3 +287,12 @@ def test_sigterm_checkpoints_and_resume_continues_the_same_curve(tmp_path):
     assert [r["wasserstein_estimate"] for r in resumed.history] == [r["wasserstein_estimate"] for r in full.history]
     assert os.path.exists(tmp_path / "stopped" / "run" / "checkpoints" / "last.pt")
     json.dumps(stopped)
+
+
+def test_a_step_that_cannot_fit_in_memory_is_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--config", "configs/toy_8gaussians_wgan_gp.yaml", "batch_size=100000000",
+                 f"out_dir={out}", "progress=false"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "batch_size=100000000" in err[0] and "GiB" in err[0]
+    assert not out.exists()

@@ -1,7 +1,6 @@
 """Data: the WGAN-GP toy mixtures and image datasets, scaled to [-1, 1].
 
-Toy samplers follow the WGAN-GP toy code (`gan_toy.py`): same centres, scales and noise.
-Image datasets come through torchvision. Where data is looked for:
+Image datasets come through torchvision; the toy samplers are in `toy`. Where data is looked for:
     argument `data_root` > $WGAN_REPRO_DATA > ./data
 Sources may be read-only: anything that must be extracted or converted is written to the
 project's cache ($WGAN_REPRO_CACHE, else ~/.cache/wgan-repro), never into the source.
@@ -9,10 +8,8 @@ project's cache ($WGAN_REPRO_CACHE, else ~/.cache/wgan-repro), never into the so
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,7 @@ import torch
 
 from .config import ConfigError, WganReproError
 from .files import cache_dir, cached_tensor, sealed, write_sealed_bytes
+from .toy import sample_toy
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -36,47 +34,6 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
     if os.environ.get("WGAN_REPRO_DATA"):
         return Path(os.environ["WGAN_REPRO_DATA"]).expanduser()
     return Path("data")
-
-
-# ---------------------------------------------------------------------- toy mixtures
-@dataclass(frozen=True)
-class ToyMixture:
-    """Mode centres and per-coordinate standard deviation of a toy set, after its scaling."""
-
-    centers: torch.Tensor  # (K, 2)
-    sigma: float
-
-
-def toy_mixture(name: str) -> ToyMixture:
-    """Centres and noise of the WGAN-GP toy mixtures (the swiss roll has no discrete modes)."""
-    if name == "8gaussians":
-        s = 1.0 / math.sqrt(2)
-        c = torch.tensor([(1, 0), (-1, 0), (0, 1), (0, -1), (s, s), (s, -s), (-s, s), (-s, -s)],
-                         dtype=torch.float32)
-        # gan_toy.py: centres * 2, noise 0.02, then everything / 1.414
-        return ToyMixture(c * 2.0 / 1.414, 0.02 / 1.414)
-    if name == "25gaussians":
-        c = torch.tensor([(2.0 * i, 2.0 * j) for i in range(-2, 3) for j in range(-2, 3)])
-        # gan_toy.py: grid spacing 2, noise 0.05, then everything / 2.828
-        return ToyMixture(c / 2.828, 0.05 / 2.828)
-    raise ValueError(f"dataset={name!r} is not allowed: toy mixtures are 8gaussians, 25gaussians")
-
-
-def sample_toy(name: str, n: int, generator: torch.Generator | None = None,
-               device: torch.device | str = "cpu") -> torch.Tensor:
-    """n points (n, 2) from a toy distribution, drawn on `device` with its RNG (seeded by the caller)."""
-    if name in ("8gaussians", "25gaussians"):
-        mix = toy_mixture(name)
-        idx = torch.randint(len(mix.centers), (n,), generator=generator, device=device)
-        return mix.centers.to(device)[idx] + mix.sigma * torch.randn(n, 2, generator=generator, device=device)
-    if name == "swissroll":
-        # sklearn.datasets.make_swiss_roll(noise=0.25), coordinates (x, z), / 7.5 as in gan_toy.py
-        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator, device=device))
-        xyz = torch.stack([t * torch.cos(t), 21 * torch.rand(n, generator=generator, device=device),
-                           t * torch.sin(t)], 1)
-        xyz = xyz + 0.25 * torch.randn(n, 3, generator=generator, device=device)
-        return xyz[:, [0, 2]] / 7.5
-    raise ValueError(f"dataset={name!r} is not allowed: one of 8gaussians, 25gaussians, swissroll")
 
 
 # ---------------------------------------------------------------------- image datasets
@@ -310,6 +267,22 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- batch streams
+SPLIT_SEED = 5_150  # the permutation behind train_size / heldout_size: one split for every run
+
+
+def _split(images, train_size: int | None, heldout_size: int):
+    """(training images, held-out images) from one fixed permutation: training first, held-out next."""
+    if not isinstance(images, torch.Tensor):
+        raise ConfigError("train_size and heldout_size are not allowed here: they need an in-memory dataset "
+                          "(mnist, fashion-mnist, cifar10)")
+    n = len(images)
+    train = n - heldout_size if train_size is None else train_size
+    if train + heldout_size > n:
+        raise ConfigError(f"train_size={train_size} is not allowed: with heldout_size={heldout_size} it needs "
+                          f"{train + heldout_size} images, the dataset holds {n}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    return images[perm[:train]], images[perm[train:train + heldout_size]]
+
 class BatchStream:
     """Endless, seeded, resumable batches of real data.
 
@@ -324,12 +297,24 @@ class BatchStream:
         self.cfg, self.device = cfg, device
         self.epoch, self.pos = 0, 0
         self.source = None if cfg.is_toy else image_dataset(cfg)
+        self.heldout = None
+        if self.source is not None and (cfg.train_size is not None or cfg.heldout_size):
+            self.source, self.heldout = _split(self.source, cfg.train_size, cfg.heldout_size)
         if isinstance(self.source, torch.Tensor):
             self.source = self.source.to(device)
         if self.source is not None and len(self.source) < cfg.batch_size:
             raise ConfigError(f"batch_size={cfg.batch_size} is not allowed: the dataset holds only "
                               f"{len(self.source)} images")
         self._perm = None
+        # held-out batches come from their own generator: the run's random numbers are untouched
+        self._heldout_rng = torch.Generator().manual_seed(cfg.seed + 20_011)
+
+    def heldout_batch(self) -> torch.Tensor | None:
+        """A batch of held-out images (heldout_size > 0), else None."""
+        if self.heldout is None or len(self.heldout) == 0:
+            return None
+        idx = torch.randint(len(self.heldout), (self.cfg.batch_size,), generator=self._heldout_rng)
+        return to_unit_range(self.heldout[idx]).to(self.device)
 
     def _permutation(self) -> torch.Tensor:
         if self._perm is None:

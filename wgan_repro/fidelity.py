@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from .config import ConfigError, WganReproError, resolve_device
+from .config import ConfigError, WganReproError
+from .device import available_memory, resolve_device
 from .data import load_image_tensor
 from .files import cache_dir, cached_tensor
 from .inception import EXTRACTOR, LOGITS, extract, make_extractor, offline_weights, standard_weights
@@ -119,17 +120,6 @@ def _kid(f1: torch.Tensor, f2: torch.Tensor, subset_size: int, subsets: int = 10
                                  rng_seed=seed, kid_kernel="poly", kid_kernel_poly_degree=3,
                                  kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1)
     return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
-
-
-def available_memory() -> int:
-    """Bytes of memory available to a new allocation (MemAvailable), or 0 when unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def check_counts(n_samples: int, n_reference: int | None, field: str = "n_samples") -> None:

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import torch
 
-from .config import OUTSIDE_KEY, ConfigError, TrainConfig, cpu_threads, fields_with, resolve_device
+from .config import OUTSIDE_KEY, ConfigError, TrainConfig, fields_with
+from .device import cpu_threads, resolve_device
 from .fidelity import ScoringSpec, score, score_key
 from .files import file_sha256, read_verified_text, write_verified_text
 from .presets import config_from_dict

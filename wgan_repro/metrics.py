@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import toy_mixture
+from .toy import toy_mixture
 
 
 @dataclass

@@ -30,6 +30,7 @@ NOTEBOOKS = {
     "04_rmsprop_vs_adam": "rmsprop_vs_adam",
     "05_meaningful_loss": "meaningful_loss",
     "06_vanishing_gradients": "vanishing_gradients",
+    "07_overfitting": "overfitting",
     "99_scorecard": "scorecard",
 }
 
@@ -38,7 +39,7 @@ NOTEBOOKS = {
 TEST_PROFILE: dict[str, dict] = {
     "divergences": {"steps": 30, "seeds": [0, 1], "fig2_gap": 8.0},
     "toy_mode_collapse": {"datasets": ["8gaussians"], "iterations": 4, "dim": 16, "batch_size": 64,
-        "seeds": [0, 1], "n_eval": 200, "log_every": 1, "layer_depth": 4, "layer_steps": 3},
+        "seeds": [0, 1], "n_eval": 200, "log_every": 1, "layer_depth": 4, "layer_steps": 3, "fig1a_steps": 3},
     "generator_architectures": {"dataset": "mnist", "image_size": 28, "iterations": 2, "dim": 8,
         "mlp_dim": 16, "seeds": [0, 1], "n_samples": 6, "n_reference": 6, "log_every": 1},
     "clipping_vs_gp": {"dataset": "cifar10", "image_size": 32, "dim": 8, "iterations": 3,
@@ -49,6 +50,8 @@ TEST_PROFILE: dict[str, dict] = {
         "checkpoint_every": 2, "seeds": [0, 1], "n_samples": 6, "n_reference": 6},
     "vanishing_gradients": {"dataset": "mnist", "dim": 8, "pretrain_iterations": 2, "d_steps": [0, 2],
         "seeds": [0, 1]},
+    "overfitting": {"dataset": "mnist", "image_size": 28, "dim": 4, "iterations": 4, "small": 100, "heldout": 50,
+        "seeds": [0, 1], "log_every": 1},
     "scorecard": {},
 }
 
@@ -211,18 +214,23 @@ def _replace_outputs(new: Path, dest: Path) -> None:
             os.replace(item, target)
 
 
-README_SCORECARD = ("<!-- scorecard: results/99_scorecard/scorecard.md, copied by `make readme` -->\n",
-                    "\n<!-- /scorecard -->")
+README_BLOCKS = {  # README block -> the committed file `make readme` copies into it
+    "scorecard": REPO / "results" / "99_scorecard" / "scorecard.md",
+    "coverage": REPO / "results" / "99_scorecard" / "coverage.md",
+}
 
 
-def sync_readme_scorecard(readme: Path = REPO / "README.md",
-                          card: Path = REPO / "results" / "99_scorecard" / "scorecard.md") -> bool:
-    """Copy the committed scorecard into README between its markers; True when README changed."""
-    text = readme.read_text()
-    begin, end = README_SCORECARD
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    new = head + begin + card.read_text().strip() + end + tail
+def sync_readme(readme: Path = REPO / "README.md", blocks: dict[str, Path] | None = None) -> bool:
+    """Copy the committed scorecard and coverage tables into README between their markers
+    (`<!-- name: ... -->` ... `<!-- /name -->`); True when README changed."""
+    import re
+
+    text = new = readme.read_text()
+    for name, source in (blocks or README_BLOCKS).items():
+        pattern = re.compile(rf"(<!-- {name}: [^\n]*-->\n)(.*?)(\n<!-- /{name} -->)", re.S)
+        if not pattern.search(new):
+            raise ConfigError(f"README={str(readme)!r} is not allowed: it has no <!-- {name}: ... --> block")
+        new = pattern.sub(lambda m: m.group(1) + source.read_text().strip() + m.group(3), new)
     readme.write_text(new)
     return new != text
 

@@ -2,6 +2,8 @@
 the paper describes, with the one critic update of the package (`objectives.critic_step`).
 
 - `fit_critic_1d`: WGAN Fig. 2 (a GAN discriminator and a WGAN critic between two 1-D Gaussians);
+- `optimal_critic_fixed_generator`: WGAN-GP Fig. 1(a) (critics trained to optimality
+  against a fixed "generator": the real data plus Gaussian noise, gan_toy.py's FIXED_GENERATOR);
 - `critic_activation_gradient_norms`: WGAN-GP Fig. 1(b) (a deep ReLU critic, clipping vs penalty);
 - `log_slope`: how a per-layer norm changes with depth (the slope of log10 of it per layer);
 - `gan_generator_gradient_vs_discriminator_steps`: Arjovsky & Bottou 2017, Fig. 2;
@@ -16,7 +18,8 @@ import torch
 from torch import nn
 
 from . import objectives
-from .data import BatchStream, sample_toy
+from .data import BatchStream
+from .toy import sample_toy
 from .train import make_optimizer
 
 
@@ -47,6 +50,27 @@ def fit_critic_1d(mu_real: float = 0.0, mu_fake: float = 3.0, loss: str = "wgan"
         f_real, f_fake = forward(torch.randn(n, 1) + mu_real), forward(torch.randn(n, 1) + mu_fake)
         est = objectives.wasserstein_estimate(f_real, f_fake)
     return critic, est.item()
+
+
+def optimal_critic_fixed_generator(dataset: str, method: str, steps: int = 2000, dim: int = 128,
+                                   batch_size: int = 256, gp_weight: float = 10.0, seed: int = 0) -> nn.Module:
+    """WGAN-GP Fig. 1(a): gan_toy.py's critic (3 x `dim` ReLU, tflib init) trained for `steps` steps
+    against its FIXED_GENERATOR, the real batch plus N(0, 1) noise, with weight clipping (c = 0.01,
+    RMSProp 5e-5) or the penalty (λ = gp_weight, Adam 1e-4, β = (0.5, 0.9)), as that file does."""
+    from .models import ToyCritic, init_tflib
+
+    if method not in ("clip", "gp"):
+        raise ValueError(f"method={method!r} is not allowed: clip or gp")
+    torch.manual_seed(seed)
+    critic = init_tflib(ToyCritic(dim))
+    opt = (torch.optim.RMSprop(critic.parameters(), lr=5e-5) if method == "clip"
+           else torch.optim.Adam(critic.parameters(), lr=1e-4, betas=(0.5, 0.9)))
+    for _ in range(steps):
+        real = sample_toy(dataset, batch_size)
+        fake = real + torch.randn_like(real)
+        objectives.critic_step(critic, opt, real, fake, "wgan", gp_weight if method == "gp" else 0.0,
+                               clip_value=0.01 if method == "clip" else None)
+    return critic
 
 
 def critic_activation_gradient_norms(clip_value: float | None = None, gp_weight: float = 0.0, depth: int = 12,

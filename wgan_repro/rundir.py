@@ -31,7 +31,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import ON_RESUME, ConfigError, TrainConfig, WganReproError, fields_with, resolve_device
+from .config import ON_RESUME, ConfigError, TrainConfig, WganReproError, fields_with
+from .device import resolve_device
 from .files import atomic_save, atomic_write_text
 
 RUN_FILES = ("config.json", "runtime.json", "history.jsonl")
@@ -203,8 +204,10 @@ class RunDir:
             return None
         state = read_checkpoint(self.last, map_location=device)
         saved, may_differ = state["config"], fields_with(ON_RESUME)
+        defaults = TrainConfig.__dataclass_fields__
         for key, value in self.cfg.to_dict().items():
-            if key not in may_differ and saved.get(key) != value:
+            # a field added after the checkpoint was written reads as its default
+            if key not in may_differ and saved.get(key, defaults[key].default) != value:
                 raise ConfigError(f"{key}={value!r} is not allowed on resume: the checkpoint in {self.path} "
                                   f"was trained with {key}={saved.get(key)!r}")
         return state

@@ -15,8 +15,10 @@ import torch
 from torch import nn
 
 from . import objectives
-from .config import TrainConfig, WganReproError, resolve_device
-from .data import BatchStream, sample_toy
+from .config import ConfigError, TrainConfig, WganReproError
+from .device import available_memory, resolve_device
+from .data import BatchStream
+from .toy import sample_toy
 from .models import build_models, sampling
 from .rundir import RunDir, TrainResult, read_history
 
@@ -42,6 +44,23 @@ def critic_steps_total(iterations: int, n_critic: int, schedule: str = "constant
     if schedule == "wgan" and iterations > 0:
         heavy = min(iterations, 25) + max(0, (iterations - 1) // 500)  # i < 25, and i = 500, 1000, ... < iterations
     return heavy * 100 + (iterations - heavy) * n_critic
+
+
+def estimated_memory(cfg: TrainConfig) -> int:
+    """A generous estimate of the bytes one training step needs: every layer's activations for a batch
+    (width x positions), kept for the backward pass and, with the penalty, its double backward."""
+    positions = 1 if cfg.is_toy else cfg.image_size ** 2
+    layers = 4 if cfg.is_toy else 8
+    passes = 6 if cfg.gp_weight > 0 else 3
+    return cfg.batch_size * max(cfg.dim, cfg.generator_dim) * positions * layers * passes * 4
+
+
+def check_memory(cfg: TrainConfig, device: torch.device) -> None:
+    """Refuse, before anything is written, a run whose step cannot fit in the device's memory."""
+    need, have = estimated_memory(cfg), available_memory(device)
+    if have and need > have:
+        raise ConfigError(f"batch_size={cfg.batch_size} is not allowed here: a step with dim={cfg.dim} needs about "
+                          f"{need / 2**30:.1f} GiB, this machine has {have / 2**30:.1f} GiB available ({device})")
 
 
 def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
@@ -99,6 +118,18 @@ def _diagnostics(cfg, critic, real, fake, step: objectives.CriticStep, loss_g) -
         objectives.input_gradient_norms(critic, objectives.interpolate(real[:k], fake[:k])).mean())
     row.update(_weight_stats(critic, cfg.clip_value))
     return row
+
+
+@torch.no_grad()
+def _heldout_estimate(nets: _Nets, step: objectives.CriticStep) -> dict:
+    """The critic's W estimate with held-out real images against the same generated batch (WGAN-GP
+    Fig. 5b: beside the training estimate, it shows when the critic overfits)."""
+    real = nets.stream.heldout_batch()
+    if real is None:
+        return {}
+    with sampling(nets.critic):  # batch statistics as in training, running statistics left untouched
+        f_real = nets.critic(real)
+    return {"wasserstein_estimate_heldout": objectives.wasserstein_estimate(f_real, step.f_fake).item()}
 
 
 class _Nets:
@@ -183,7 +214,7 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
     """
     from tqdm.auto import tqdm
 
-    device = resolve_device(cfg.device)
+    check_memory(cfg, device := resolve_device(cfg.device))
     with RunDir(cfg, overwrite) as run:
         torch.manual_seed(cfg.seed)
         nets = _Nets(cfg, device)
@@ -223,7 +254,8 @@ def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
                 critic.requires_grad_(True)
                 if logged:
                     row = {"iteration": it, "critic_steps": n_steps, "generator_grad_norm": g_grad,
-                           **_diagnostics(cfg, critic, real, fake, step, loss_g), "seconds_per_iteration":
+                           **_diagnostics(cfg, critic, real, fake, step, loss_g), **_heldout_estimate(nets, step),
+                           "seconds_per_iteration":
                            time.perf_counter() - t0, "wall_time": time.perf_counter() - t_start}
                     run.log(row)
                     bar.set_postfix(W=f"{row['wasserstein_estimate']:.4f}", refresh=False)

@@ -1,0 +1,49 @@
+"""Where runs compute: the device a config names, its free memory, and the CPU thread count."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from .config import ConfigError
+
+def resolve_device(name: str = "auto"):
+    """'auto' -> CUDA when visible, else CPU; a CUDA name without a visible device is a ConfigError."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} is not allowed here: no CUDA device is visible (use 'auto' or 'cpu')")
+    return torch.device(name)
+
+
+def available_memory(device=None) -> int:
+    """Bytes a new allocation can use on `device`: free CUDA memory, else MemAvailable; 0 when unknown."""
+    import torch
+
+    if device is not None and torch.device(device).type == "cuda":
+        return int(torch.cuda.mem_get_info(torch.device(device))[0])
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@contextmanager
+def cpu_threads(n: int):
+    """torch's intra-op threads set to n inside the block (every CPU run and score uses one: the
+    numbers are then the same whichever process or executor computed them)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+__all__ = ["available_memory", "cpu_threads", "resolve_device"]
