@@ -296,3 +296,65 @@ def test_a_step_that_cannot_fit_in_memory_is_refused_before_anything_is_written(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "batch_size=100000000" in err[0] and "GiB" in err[0]
     assert not out.exists()
+
+
+def test_a_second_render_into_the_same_folder_gets_one_line_at_once(tmp_path):
+    from filelock import FileLock
+
+    from wgan_repro.pipeline import RenderBusy, run_notebook
+
+    results = tmp_path / "results"
+    results.mkdir()
+    with FileLock(str(results / ".00_divergences.lock")):  # a first render holds it
+        with pytest.raises(RenderBusy, match="another process is rendering 00_divergences"):
+            run_notebook("00_divergences", profile="tiny", results_root=results, runs_root=tmp_path / "runs")
+
+
+def test_only_staging_folders_of_dead_renders_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from wgan_repro.pipeline import _remove_dead_staging
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    live = tmp_path / f".render-03_clipping_vs_gp-{os.getpid()}-abc"
+    gone = tmp_path / f".render-03_clipping_vs_gp-{dead.stdout.strip()}-def"
+    other = tmp_path / f".render-04_rmsprop_vs_adam-{dead.stdout.strip()}-ghi"
+    for d in (live, gone, other):
+        d.mkdir()
+    _remove_dead_staging(tmp_path, "03_clipping_vs_gp")
+    assert live.is_dir() and not gone.exists() and other.is_dir()
+
+
+def test_damaged_inception_weights_are_rebuilt_to_the_same_network(tmp_path, monkeypatch, capsys):
+    from wgan_repro import inception
+
+    monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path / "cache"))
+    path, digest = inception.offline_weights()
+    good = files.load_weights_only(path)["Conv2d_1a_3x3.conv.weight"].clone()
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2: len(raw) // 2 + 4096] = bytes(4096)  # 4 kB changed
+    path.write_bytes(bytes(raw))
+    again, digest2 = inception.offline_weights()
+    assert again == path and digest2 == digest and "Inception weights cache" in capsys.readouterr().err
+    assert torch.equal(files.load_weights_only(path)["Conv2d_1a_3x3.conv.weight"], good)
+
+
+def test_damaged_reference_features_are_recomputed_and_a_non_finite_score_is_an_error(tmp_path, monkeypatch):
+    from wgan_repro import fidelity
+
+    monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WGAN_REPRO_OFFLINE", "1")
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    first = fidelity.score(images, reference="cifar10-train", n_reference=6, kid_subset_size=3, isc=False)
+    (cached,) = (tmp_path / "cache" / "fidelity").glob("ref-*.pt")
+    raw = bytearray(cached.read_bytes())
+    raw[-400:] = bytes(400)  # 400 changed bytes
+    cached.write_bytes(bytes(raw))
+    assert fidelity.score(images, reference="cifar10-train", n_reference=6, kid_subset_size=3, isc=False) == first
+    # features that are not finite, even in a file whose hash matches, give an error, never a number
+    feats = files.load_weights_only(cached)
+    feats[0, 0] = float("nan")
+    files.save_verified(feats, cached)
+    with pytest.raises(fidelity.ScoreNotFinite, match="reference features are not finite"):
+        fidelity.score(images, reference="cifar10-train", n_reference=6, kid_subset_size=3, isc=False)

@@ -70,7 +70,10 @@ def verdict(better: list[float], worse: list[float], higher_is_better: bool = Tr
 
 
 def stats_text(c: dict, digits: int = 2, scale: float = 1.0) -> str:
-    """'n = 3 vs 3; Δ = -1.23 [95% CI -2.00, -0.40]; Welch p = 0.012' for a `compare_arms` result."""
+    """'n = 3 vs 3; Δ = -1.23 [95% CI -2.00, -0.40]; Welch p = 0.012' for a `compare_arms` result
+    (or, when no test is defined, the reason)."""
+    if "why" in c:
+        return f"n = {c['n'][0]} vs {c['n'][1]}; Δ = {c['diff'] * scale:.{digits}f}; no test: {c['why']}"
     lo, hi = (x * scale for x in c["ci95"])
     return (f"n = {c['n'][0]} vs {c['n'][1]}; Δ = {c['diff'] * scale:.{digits}f} [95% CI {lo:.{digits}f}, "
             f"{hi:.{digits}f}]; Welch p = {c['p']:.2g}")

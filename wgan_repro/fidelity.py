@@ -181,14 +181,15 @@ def score(samples, reference: str = "cifar10-train", n_reference: int | None = 1
     if len(feats) < 2:
         raise ConfigError(f"samples={len(feats)} images is not allowed: FID and KID need at least 2")
     ref = reference_features(reference, size, n_reference, data_root, device, batch_size, progress)
+    for what, f in (("generated images' features", feats), ("reference features", ref)):
+        if not torch.isfinite(f).all():
+            raise ScoreNotFinite(f"FID/KID against {reference} cannot be computed: the {what} are not finite "
+                                 f"(a diverged generator, or a broken cache file under {cache_dir()})")
     subset = min(kid_subset_size, len(feats), len(ref))
     kid_mean, kid_std = _kid(feats, ref, subset, seed=seed)
     fid = _fid(feats, ref)
     if not (math.isfinite(fid) and math.isfinite(kid_mean)):
-        bad = "generated images' features" if not torch.isfinite(feats).all() else (
-            "reference features" if not torch.isfinite(ref).all() else "statistics")
-        raise ScoreNotFinite(f"FID={fid}, KID={kid_mean} against {reference}: the {bad} are not finite "
-                             f"(a diverged generator, or a broken cache file under {cache_dir()})")
+        raise ScoreNotFinite(f"FID={fid}, KID={kid_mean} against {reference}: not finite numbers")
     result = {
         "fid": fid, "kid_mean": kid_mean, "kid_std": kid_std, "kid_subset_size": subset,
         "isc_mean": None, "isc_std": None, "isc_unavailable": reason or None,
