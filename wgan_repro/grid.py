@@ -251,7 +251,7 @@ def _run_inprocess(pending, advance, scoring=None, **_):
 
 def _run_pool(pending, advance, workers=None, per_gpu=2, scoring=None, **_):
     import multiprocessing as mp
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     devices = _devices()
     jobs = []
@@ -266,8 +266,8 @@ def _run_pool(pending, advance, workers=None, per_gpu=2, scoring=None, **_):
     try:
         futures = [pool.submit(_train_one, v, scoring) for v in jobs]
         remaining = set(futures)
-        while remaining:
-            done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
+        while remaining:  # every finished run advances the progress at once; the first error stops the grid
+            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
             for f in done:
                 if f.exception() is not None:
                     raise f.exception()
