@@ -86,24 +86,28 @@ def spearman(x, y) -> float:
 
 
 def partial_spearman(x, y, z) -> tuple[float, float, int]:
-    """Spearman correlation of x and y with the shared trend in z removed: the Pearson correlation
-    of the ranks of x and y after each is regressed linearly on the ranks of z. Returns (rho, p, n);
-    p from the t distribution with n - 3 degrees of freedom (two-sided)."""
+    """Spearman correlation of x and y with the shared trend in z removed, whatever its shape: the
+    Pearson correlation of the ranks of x and y after each rank has its mean at every value of z
+    subtracted (runs compared with each other at equal z, e.g. at the same iteration). Returns
+    (rho, p, n); p from the t distribution with n - k - 1 degrees of freedom, k distinct values of z
+    (two-sided)."""
     from scipy import stats
 
-    rx, ry, rz = (stats.rankdata(np.asarray(v, float)) for v in (x, y, z))
-    design = np.column_stack([np.ones_like(rz), rz])
+    rx, ry = (stats.rankdata(np.asarray(v, float)) for v in (x, y))
+    z = np.asarray(z)
+    levels = np.unique(z)
+    design = (z[:, None] == levels[None, :]).astype(float)  # one indicator per value of z
 
     def residual(r):
         return r - design @ np.linalg.lstsq(design, r, rcond=None)[0]
 
     ex, ey = residual(rx), residual(ry)
-    n = len(rx)
-    if n < 4 or ex.std() == 0 or ey.std() == 0:
+    n, df = len(rx), len(rx) - len(levels) - 1
+    if df < 1 or ex.std() == 0 or ey.std() == 0:
         return float("nan"), float("nan"), n
     rho = float(np.corrcoef(ex, ey)[0, 1])
-    t = rho * np.sqrt((n - 3) / max(1e-300, 1 - rho ** 2))
-    return rho, float(2 * stats.t.sf(abs(t), n - 3)), n
+    t = rho * np.sqrt(df / max(1e-300, 1 - rho ** 2))
+    return rho, float(2 * stats.t.sf(abs(t), df)), n
 
 
 def instability(history: list[dict], key: str = "wasserstein_estimate") -> float:
