@@ -113,7 +113,10 @@ def coverage_measurement(details_path: str | Path, signature: dict, seeds: list[
     measured = details.get("coverage_config") or {}
     if measured.get("n_eval") != n_eval:
         return None, f"{path} counted modes on {measured.get('n_eval')} samples, this run on {n_eval}"
-    theirs = measured.get("run") or {}
+    from .config import TrainConfig
+
+    defaults = {k: f.default for k, f in TrainConfig.__dataclass_fields__.items()}
+    theirs = {**{k: defaults.get(k) for k in signature}, **(measured.get("run") or {})}  # fields added later: default
     differ = sorted(k for k in set(theirs) | set(signature) if theirs.get(k) != signature.get(k))
     if differ:
         return None, f"{path} measured a different config ({', '.join(differ)} differ)"
