@@ -68,8 +68,11 @@ def export_html(notebook: Path, html: Path) -> None:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
+    nb.metadata.pop("widgets", None)  # progress-bar widgets: their renderer would come from a CDN
     store: list[str] = []
     for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            out.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)  # text/plain stays
         if cell.cell_type == "markdown":
             cell.source = _math_to_tokens(cell.source, store)
         for out in cell.get("outputs", []):
