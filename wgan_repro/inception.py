@@ -8,7 +8,7 @@ hash, keyed by the source file's hash), and tests/test_fidelity.py proves the ma
 comparing 2048-d features.
 
 Every weights file is loaded weights-only by us and handed to torch-fidelity's module as a
-state dict (torch-fidelity's own loader would unpickle it with weights_only=False).
+state dict (torch-fidelity's own loader would unpickle the file without the weights-only guard).
 IS needs the logits layer, which the offline file lacks: only torch-fidelity's standard weights
 (found in torch's hub cache or downloaded) give it. The mapped file's logits layer is NaN on
 purpose, so it can never produce an IS by accident.
