@@ -159,3 +159,49 @@ def test_a_coverage_measurement_applies_only_to_the_same_config_seeds_and_sample
     measured(longer)
     assert E.coverage_measurement(path, ours, [0, 1, 2], 500)[1].endswith("no coverage curve for seeds [2]")
     assert E.coverage_measurement(tmp_path / "none.json", ours, [0], 500)[0] is None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_executor_against_a_ray_start_head_gives_workers_the_drivers_data_root(tmp_path, monkeypatch):
+    """The cluster route as README gives it: a head from `ray start` (whose environment has no data root),
+    a driver that names its address, an MNIST grid that only trains if the workers get the driver's
+    WGAN_REPRO_DATA and see its run folders."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray")
+    from tests.conftest import make_tiny_datasets
+
+    root = make_tiny_datasets(tmp_path / "data", n_mnist=64, n_cifar_per_class=1)
+    head_env = {k: v for k, v in os.environ.items() if not k.startswith(("WGAN_REPRO", "RAY_ADDRESS"))}
+    head_env["RAY_AUTH_MODE"] = "disabled"  # a private head; README says how to pass a cluster's token
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    port = _free_port()
+    subprocess.run([*ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+                    "--include-dashboard=false", "--disable-usage-stats"],
+                   env=head_env, check=True, timeout=240, capture_output=True)
+    try:
+        monkeypatch.setenv("WGAN_REPRO_DATA", str(root))
+        monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+        base = dict(dataset="mnist", image_size=28, arch="gp-dcgan", dim=4, loss="wgan", gp_weight=10.0,
+                    d_norm="none", optimizer="adam", lr_g=1e-4, lr_d=1e-4, batch_size=16, n_critic=1,
+                    iterations=2, sample_every=0, checkpoint_every=0, log_every=1, dvclive=False)
+        inproc = R.run_grid(base, {"WGAN-GP": {}}, [0], tmp_path / "a", executor="inprocess", progress=False)
+        on_ray = R.run_grid(base, {"WGAN-GP": {}}, [0], tmp_path / "b", executor="ray",
+                            ray_address=f"127.0.0.1:{port}", progress=False)
+    finally:
+        subprocess.run([*ray_cli, "stop", "--force"], env=head_env, timeout=120, capture_output=True)
+    key = ("WGAN-GP", 0)
+    assert torch.equal(_weights(inproc[key]), _weights(on_ray[key]))
+    untimed = [[{k: v for k, v in r.items() if k not in ("wall_time", "seconds_per_iteration")} for r in res.history]
+               for res in (inproc[key], on_ray[key])]
+    assert untimed[0] == untimed[1]
