@@ -51,6 +51,24 @@ def test_a_compared_claim_states_n_sd_ci_and_p():
     assert "Welch p = " in row["ours"] and row["stats"]["test"] == C.TEST
 
 
+def test_non_inferiority_decides_by_the_ci_against_the_allowed_deficit():
+    others = {"lam=1": [0.50, 0.52, 0.48], "lam=0.1": [0.30, 0.31, 0.29]}   # the best other: lam=1 (mean 0.5)
+    tied = C.noninferior_claim("ok", "works well", "score", ("lam=10", [0.49, 0.51, 0.50]), others)
+    assert tied["verdict"] == C.REPRODUCED and tied["stats"]["comparator"] == "lam=1"   # CI within -0.05
+    assert tied["stats"]["margin"] == pytest.approx(0.05)
+    worse = C.noninferior_claim("bad", "works well", "score", ("lam=10", [0.30, 0.31, 0.29]), others)
+    assert worse["verdict"] == C.NOT_REPRODUCED                                          # CI entirely below -0.05
+    noisy = C.noninferior_claim("?", "works well", "score", ("lam=10", [0.2, 0.5, 0.8]), others)
+    assert noisy["verdict"] == C.UNRESOLVED                                              # noise: never reproduced
+    # lower is better (KID): the best other is the lowest mean, a deficit is a higher value
+    kid = C.noninferior_claim("kid", "works well", "KID", ("lam=10", [1.0, 1.02, 0.98]),
+                              {"a": [1.0, 1.01, 0.99], "b": [3.0, 3.1, 2.9]}, higher_is_better=False)
+    assert kid["verdict"] == C.REPRODUCED and kid["stats"]["comparator"] == "a"
+    assert C.noninferior_claim("k", "w", "KID", ("x", [1.5, 1.52, 1.48]), {"a": [1.0, 1.01, 0.99]},
+                               higher_is_better=False)["verdict"] == C.NOT_REPRODUCED
+    assert "non-inferiority" in C.scorecard_markdown([dict(notebook="08", profile="quick", **tied)])
+
+
 def test_the_scorecard_escapes_bars_and_renders_every_row():
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 

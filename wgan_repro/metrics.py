@@ -59,6 +59,19 @@ def mode_coverage(samples: torch.Tensor, dataset: str, k_sigma: float = 3.0,
     )
 
 
+def empirical_wasserstein(a: torch.Tensor, b: torch.Tensor) -> float:
+    """W1 between two equal-size point sets (N, d), exactly: the optimal matching of the empirical
+    distributions (`scipy.optimize.linear_sum_assignment`; N of about 1,000 takes well under a second).
+    The quantity WGAN approximates, measured on samples: it grows with missed modes and with smearing."""
+    from scipy.optimize import linear_sum_assignment
+
+    if a.shape != b.shape:
+        raise ValueError(f"samples={tuple(a.shape)} vs {tuple(b.shape)} is not allowed: equal-size point sets only")
+    cost = torch.cdist(a.detach().double().cpu(), b.detach().double().cpu()).numpy()
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean())
+
+
 def iter_samples(generator: torch.nn.Module, n: int, seed: int = 0, batch_size: int = 500,
                  batch_stats: bool = True):
     """n samples from `generator` in CPU batches of `batch_size`, with noise from its own seeded RNG

@@ -31,6 +31,7 @@ NOTEBOOKS = {
     "05_meaningful_loss": "meaningful_loss",
     "06_vanishing_gradients": "vanishing_gradients",
     "07_overfitting": "overfitting",
+    "08_penalty_ablations": "penalty_ablations",
     "99_scorecard": "scorecard",
 }
 
@@ -52,6 +53,9 @@ TEST_PROFILE: dict[str, dict] = {
         "seeds": [0, 1]},
     "overfitting": {"dataset": "mnist", "image_size": 28, "dim": 4, "iterations": 4, "small": 100, "heldout": 50,
         "seeds": [0, 1], "log_every": 1},
+    "penalty_ablations": {"toy_dataset": "8gaussians", "toy_dim": 16, "toy_iterations": 4, "dataset": "mnist",
+        "image_size": 28, "dim": 4, "iterations": 4, "gp_weights": [1.0, 10.0], "seeds": [0, 1], "n_eval": 200,
+        "n_samples": 6, "n_reference": 6, "margin": 0.1, "log_every": 1},
     "scorecard": {},
 }
 
