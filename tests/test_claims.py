@@ -112,3 +112,14 @@ def test_every_committed_claim_names_a_paper_item_and_every_item_a_notebook():
         assert (notebook in notebooks) if notebook else len(why) > 20, item
     table = C.coverage_markdown(rows)
     assert table.count("\n") == len(C.PAPER_ITEMS) + 1 and "not covered" in table
+
+
+def test_a_paired_comparison_matches_runs_by_position():
+    better, worse = [1.0, 5.0, 9.0, 3.0], [1.5, 5.6, 9.4, 3.7]   # every pair differs by about -0.5
+    c = C.compare_arms(better, worse, higher_is_better=False, paired=True)
+    ref = stats.ttest_rel(better, worse)
+    assert c["p"] == pytest.approx(ref.pvalue) and c["verdict"] == C.REPRODUCED and c["test"].startswith("paired")
+    assert c["ci95"] == pytest.approx(list(ref.confidence_interval(0.95)))
+    assert C.compare_arms(better, worse, higher_is_better=False)["verdict"] == C.UNRESOLVED   # unpaired: noise
+    row = C.compared_claim("x", "y", "KID", ("a", better), ("b", worse), higher_is_better=False, paired=True)
+    assert "paired t p = " in row["ours"] and "paired" in row["rule"]

@@ -36,8 +36,9 @@ def mean_sd_text(values, digits: int = 2, scale: float = 1.0) -> str:
     return f"{v.mean():.{digits}f}±{sd(v):.{digits}f}"
 
 
-def compare_arms(better, worse, higher_is_better: bool = True, alpha: float = ALPHA) -> dict:
-    """The paper says arm `better` beats arm `worse`: Welch's two-sided t-test over seeds.
+def compare_arms(better, worse, higher_is_better: bool = True, alpha: float = ALPHA, paired: bool = False) -> dict:
+    """The paper says arm `better` beats arm `worse`: Welch's two-sided t-test over seeds (paired: the
+    paired t-test, runs matched by position, e.g. the same architecture trained by both methods).
 
     Returns n, mean and sd (ddof = 1) per arm, the difference better - worse, its 95% confidence
     interval (Welch), p and the verdict of VERDICT_RULE. Fewer than 2 runs in an arm, or no spread in
@@ -46,14 +47,15 @@ def compare_arms(better, worse, higher_is_better: bool = True, alpha: float = AL
     from scipy import stats
 
     b, w = np.asarray(better, float), np.asarray(worse, float)
-    out = {"test": TEST, "n": [len(b), len(w)], "mean": [float(b.mean()), float(w.mean())],
+    out = {"test": "paired t-test, two-sided" if paired else TEST, "n": [len(b), len(w)],
+           "mean": [float(b.mean()), float(w.mean())],
            "sd": [sd(b), sd(w)], "diff": float(b.mean() - w.mean()), "ci95": [float("nan")] * 2, "p": float("nan"),
            "higher_is_better": higher_is_better}
     if len(b) < 2 or len(w) < 2:
         return {**out, "verdict": UNRESOLVED, "why": "fewer than 2 runs in an arm: no test"}
-    if b.std() == 0 and w.std() == 0:
+    if (b.std() == 0 and w.std() == 0) or (paired and np.std(b - w) == 0):
         return {**out, "verdict": UNRESOLVED, "why": "no spread over seeds in either arm: the t-test is undefined"}
-    res = stats.ttest_ind(b, w, equal_var=False)
+    res = stats.ttest_rel(b, w) if paired else stats.ttest_ind(b, w, equal_var=False)
     ci = res.confidence_interval(1 - alpha)
     out.update(p=float(res.pvalue), ci95=[float(ci.low), float(ci.high)])
     paper_sign = 1 if higher_is_better else -1
@@ -76,7 +78,7 @@ def stats_text(c: dict, digits: int = 2, scale: float = 1.0) -> str:
         return f"n = {c['n'][0]} vs {c['n'][1]}; Δ = {c['diff'] * scale:.{digits}f}; no test: {c['why']}"
     lo, hi = (x * scale for x in c["ci95"])
     return (f"n = {c['n'][0]} vs {c['n'][1]}; Δ = {c['diff'] * scale:.{digits}f} [95% CI {lo:.{digits}f}, "
-            f"{hi:.{digits}f}]; Welch p = {c['p']:.2g}")
+            f"{hi:.{digits}f}]; {'paired t' if c['test'].startswith('paired') else 'Welch'} p = {c['p']:.2g}")
 
 
 def spearman(x, y) -> float:
@@ -153,13 +155,15 @@ def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RUL
 
 def compared_claim(name: str, paper: str, what: str, better: tuple[str, list], worse: tuple[str, list],
                    higher_is_better: bool = True, item: str | None = None, digits: int = 2, scale: float = 1.0,
-                   note: str = "", next_scale: str | None = None) -> dict:
+                   note: str = "", next_scale: str | None = None, paired: bool = False) -> dict:
     """A comparative claim decided by VERDICT_RULE: our text names both arms' mean ± sd (ddof = 1),
     n, the difference with its 95% CI, and Welch's p."""
-    c = compare_arms(better[1], worse[1], higher_is_better)
+    c = compare_arms(better[1], worse[1], higher_is_better, paired=paired)
     ours = (f"{what}: {better[0]} {mean_sd_text(better[1], digits, scale)}, {worse[0]} "
             f"{mean_sd_text(worse[1], digits, scale)} ({stats_text(c, digits, scale)})" + (f" {note}" if note else ""))
-    return claim(name, paper, ours, c["verdict"], VERDICT_RULE, next_scale, item, c)
+    rule = VERDICT_RULE.replace("Welch's two-sided t-test over seeds", "the paired two-sided t-test") \
+        if paired else VERDICT_RULE
+    return claim(name, paper, ours, c["verdict"], rule, next_scale, item, c)
 
 
 NONINFERIOR_RULE = ("reproduced when the recommended arm is at most {margin:.0%} worse than the best other arm (by "
@@ -273,7 +277,8 @@ def scorecard_markdown(rows: list[dict]) -> str:
         if not isinstance(p, (int, float)) or not math.isfinite(p):
             return (c or {}).get("why", "rule stated with the claim")
         lo, hi = c["ci95"]
-        text = f"Welch p = {c['p']:.2g}; 95% CI of Δ [{lo:.3g}, {hi:.3g}]; n = {c['n'][0]} vs {c['n'][1]}"
+        test = "paired t" if c["test"].startswith("paired") else "Welch"
+        text = f"{test} p = {c['p']:.2g}; 95% CI of Δ [{lo:.3g}, {hi:.3g}]; n = {c['n'][0]} vs {c['n'][1]}"
         if "margin" in c:  # a non-inferiority verdict: the CI against the allowed deficit decides, not p
             text = f"non-inferiority to {c['comparator']} (allowed deficit {c['margin']:.3g}): " + text
         return text
@@ -321,9 +326,10 @@ PAPER_ITEMS = [
      "against DCGAN; over iterations and wall-clock", "03_clipping_vs_gp", None),
     ("WGAN-GP", "WGAN-GP §5.6, Fig. 5b", "the critic's train and held-out losses separate when it overfits",
      "07_overfitting", None),
-    ("WGAN-GP", "§5.1 / Tables 1–2 and Fig. 2 (architectures)", "WGAN-GP trains many more random architectures "
-     "than the GAN; six architectures on LSUN", None,
-     "not yet: the random-architecture grid is open work; LSUN is not offline"),
+    ("WGAN-GP", "WGAN-GP §5.1, Tables 1–2", "WGAN-GP trains many more random architectures than the GAN",
+     "09_random_architectures", None),
+    ("WGAN-GP", "WGAN-GP §5.2, Fig. 2", "six architectures on LSUN bedrooms with four methods", None,
+     "LSUN is not available offline (WGAN Figs. 6–7's two generators are in 02)"),
     ("WGAN-GP", "Inception scores on CIFAR-10 (§5.3 table)", "state-of-the-art IS among unsupervised models", None,
      "IS needs torch-fidelity's logits weights, not available offline (FID/KID instead)"),
     ("WGAN-GP", "ResNet and 128 px LSUN samples (§5.3–5.4)", "deep ResNets train stably", None,

@@ -28,7 +28,14 @@ OPTIMIZERS = ("rmsprop", "adam")
 NORMS = ("batch", "layer", "none")
 SCHEDULES = ("constant", "wgan")
 DEVICES = ("auto", "cpu", "cuda")
-IMAGE_SIZES = {"dcgan": (32, 64), "gp-dcgan": (28, 32, 64), "gp-constant": (28, 32, 64), "mlp": (28, 32, 64)}
+IMAGE_SIZES = {"dcgan": (32, 64), "gp-dcgan": (28, 32, 64), "gp-constant": (28, 32, 64), "mlp": (28, 32, 64),
+               "gp-random": (28, 32)}
+RANDOM_ARCH = re.compile(r"gp-random-(\d+)")  # 'gp-random-<k>': architecture k of WGAN-GP Table 1's set
+
+
+def arch_family(arch: str) -> str:
+    """'gp-random-17' -> 'gp-random'; every other architecture name is its own family."""
+    return "gp-random" if RANDOM_ARCH.fullmatch(arch or "") else arch
 
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -94,7 +101,8 @@ class TrainConfig:
     """Critic architecture, and the generator's unless g_arch says otherwise: 'toy' (gan_toy.py,
     3 x dim ReLU), 'dcgan' (the WGAN code's models/dcgan.py: 4x4 kernels), 'gp-dcgan' (the WGAN-GP
     code's DCGAN: Linear first layer, 5x5 kernels; gan_mnist.py at 28 px, gan_cifar.py at 32 px,
-    gan_64x64.py at 64 px), 'mlp' (WGAN §4: 4 x dim ReLU)."""
+    gan_64x64.py at 64 px), 'mlp' (WGAN §4: 4 x dim ReLU), 'gp-random-<k>' (architecture k drawn from
+    WGAN-GP Table 1's set; `models.table1_architecture`)."""
     g_arch: str | None = None
     """Generator architecture when it differs from the critic's: one of arch's values or
     'gp-constant' (gan_64x64.py's WGANPaper_CrippledDCGANGenerator: no batch norm, dim filters in
@@ -207,8 +215,8 @@ def _fail(name: str, value, allowed: str) -> typing.NoReturn:
 
 def _choice(cfg, name: str, choices) -> None:
     v = getattr(cfg, name)
-    if v not in choices:
-        _fail(name, v, "one of " + ", ".join(map(str, choices)))
+    if v not in choices and not (name in ("arch", "g_arch") and RANDOM_ARCH.fullmatch(str(v))):
+        _fail(name, v, "one of " + ", ".join(map(str, choices)) + (", gp-random-<k>" if "arch" in name else ""))
 
 
 def _positive(cfg, name: str, strict: bool = True) -> None:
@@ -279,7 +287,7 @@ def validate(cfg: TrainConfig) -> None:
             if arch == "toy":
                 _fail(name, arch, f"image dataset {cfg.dataset!r} needs one of "
                       + ", ".join(a for a in G_ARCHS if a != "toy"))
-            sizes = IMAGE_SIZES[arch]
+            sizes = IMAGE_SIZES[arch_family(arch)]
             if cfg.image_size not in sizes:
                 _fail("image_size", cfg.image_size, f"{name} {arch!r} supports " + ", ".join(map(str, sizes)))
     if cfg.dataset == "folder" and not cfg.data_dir:

@@ -15,8 +15,10 @@ purpose, so it can never produce an IS by accident.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import io
 import os
 from pathlib import Path
 
@@ -131,7 +133,8 @@ def standard_weights(allow_download: bool = True) -> tuple[Path | None, str]:
             try:
                 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
-                torch.hub.load_state_dict_from_url(URL_INCEPTION_V3, progress=False)
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    torch.hub.load_state_dict_from_url(URL_INCEPTION_V3, progress=False)  # its "Downloading:" line
                 if hub.is_file():
                     return hub, ""
                 _download_failed[hub] = "the download left no file"

@@ -10,10 +10,10 @@
   layer, the generator of WGAN Fig. 6.
 - `MLPGenerator` / `MLPCritic`: 4 hidden layers x 512 ReLU (WGAN §4, Fig. 7).
 - `ToyGenerator` / `ToyCritic`: gan_toy.py's 3 x 512 ReLU MLPs.
-The WGAN-GP models are initialised as its tflib does (`init_tflib`); the WGAN models as the
-WGAN code's `weights_init` does (`init_dcgan`).
-A gradient-penalty critic gets layer norm (or none) instead of batch norm (WGAN-GP §4):
-the penalty is defined per example, and batch norm mixes examples.
+- `Table1Generator` / `Table1Critic`: WGAN-GP §5.1's random architectures (Table 1's set).
+WGAN-GP models are initialised as its tflib does (`init_tflib`), WGAN models as its `weights_init`
+(`init_dcgan`). A penalised critic gets layer norm or none, never batch norm (WGAN-GP §4: the
+penalty is per example; batch norm mixes examples).
 """
 from __future__ import annotations
 
@@ -140,6 +140,76 @@ class ConvCritic(nn.Module):
         return self.output(self.net(x).flatten(1)).view(-1)
 
 
+# ---------------------------------------------------------------------- WGAN-GP §5.1, Table 1: random architectures
+TABLE1 = {"nonlinearity": ("relu", "leakyrelu", "softplus", "tanh"), "depth": (4, 8, 12, 20),
+          "normalize": (True, False), "base_filters": (32, 64, 128)}
+
+
+def table1_architecture(k: int) -> dict:
+    """Architecture k of WGAN-GP Table 1's set: per network a nonlinearity, depth, normalisation and base
+    filter count, drawn uniformly by an RNG seeded with k (never the run's). Depth = the DCGAN's 4 layers
+    plus 3x3 stride-1 convolutions (our reading: the paper gives the ranges, not the construction)."""
+    rng = __import__("random").Random(k)
+    return {net: {key: rng.choice(values) for key, values in TABLE1.items()} for net in ("generator", "critic")}
+
+
+class _SoftElu(nn.Module):  # softplus(2x + 2)/2 - 1: WGAN-GP App. D's smooth stand-in for ELU
+    def forward(self, x):
+        return nn.functional.softplus(2 * x + 2) / 2 - 1
+
+
+def _nonlinearity(name: str) -> nn.Module:
+    return {"relu": nn.ReLU(), "leakyrelu": nn.LeakyReLU(0.2), "tanh": nn.Tanh(), "softplus": _SoftElu()}[name]
+
+
+def _extra_layers(depth: int, stage: int) -> int:  # the (depth - 4) 3x3 layers, round-robin over 3 stages
+    return (depth - 4) // 3 + (1 if stage < (depth - 4) % 3 else 0)
+
+
+class Table1Generator(nn.Module):
+    """gan_mnist/cifar.py's generator with Table 1's nonlinearity, batch norm or none, base filters x
+    dim/64, and depth - 4 extra 3x3 convolutions spread over its three hidden resolutions."""
+
+    def __init__(self, spec: dict, z_dim: int = 128, channels: int = 1, image_size: int = 28, dim: int = 64):
+        super().__init__()
+        base, act = max(1, spec["base_filters"] * dim // 64), spec["nonlinearity"]
+        widths, norm = [4 * base, 2 * base, base], nn.BatchNorm2d if spec["normalize"] else (lambda c: nn.Identity())
+        self.input, self.first_width, self.crop = nn.Linear(z_dim, 16 * widths[0]), widths[0], image_size == 28
+        stages = []
+        for i, w in enumerate(widths):
+            layers = [norm(w), _nonlinearity(act)]
+            for _ in range(_extra_layers(spec["depth"], i)):
+                layers += [nn.Conv2d(w, w, 3, padding=1), norm(w), _nonlinearity(act)]
+            layers += [_deconv(w, widths[i + 1])] if i + 1 < len(widths) else []
+            stages.append(nn.Sequential(*layers))
+        self.stages, self.output, self.z_dim = nn.ModuleList(stages), _deconv(widths[-1], channels), z_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.input(z.view(z.shape[0], -1)).view(-1, self.first_width, 4, 4)
+        for i, stage in enumerate(self.stages):
+            x = stage(x)[:, :, :7, :7] if i == 0 and self.crop else stage(x)  # 28 px: 8x8 -> 7x7 (gan_mnist.py)
+        return torch.tanh(self.output(x))
+
+
+class Table1Critic(nn.Module):
+    """gan_mnist/cifar.py's critic with Table 1's nonlinearity, `norm` ('layer': WGAN-GP, 'batch': GAN)
+    where the draw normalises, base filters x dim/64, and depth - 4 extra 3x3 convolutions."""
+
+    def __init__(self, spec: dict, channels: int = 1, image_size: int = 28, dim: int = 64, norm: str = "layer"):
+        super().__init__()
+        base, act = max(1, spec["base_filters"] * dim // 64), spec["nonlinearity"]
+        kind, widths, layers = norm if spec["normalize"] else "none", [channels, base, 2 * base, 4 * base], []
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers += [nn.Conv2d(a, b, 5, stride=2, padding=2),
+                       nn.Identity() if i == 0 else _critic_norm(kind, b), _nonlinearity(act)]
+            for _ in range(_extra_layers(spec["depth"], i)):
+                layers += [nn.Conv2d(b, b, 3, padding=1), _critic_norm(kind, b), _nonlinearity(act)]
+        self.net, self.output = nn.Sequential(*layers), nn.Linear(16 * widths[-1], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(self.net(x).flatten(1)).view(-1)
+
+
 # ---------------------------------------------------------------------- MLPs
 def _mlp(sizes: list[int], final: nn.Module | None = None) -> nn.Sequential:
     layers: list[nn.Module] = []
@@ -254,6 +324,10 @@ def build_generator(cfg) -> nn.Module:
         g = DCGANGenerator(cfg.noise_dim, cfg.channels, cfg.image_size, cfg.generator_dim, cfg.g_batchnorm)
         g.apply(init_dcgan)
         return g
+    if arch.startswith("gp-random-"):
+        g = Table1Generator(table1_architecture(int(arch.rsplit("-", 1)[1]))["generator"], cfg.noise_dim,
+                            cfg.channels, cfg.image_size, cfg.generator_dim)
+        return init_tflib(g)
     constant = arch == "gp-constant"
     g = ConvGenerator(cfg.noise_dim, cfg.channels, cfg.image_size, cfg.generator_dim, cfg.g_batchnorm, constant)
     # gan_64x64.py's DCGANGenerator sets every weight's std to 0.02; the 28/32 px ones use tflib's default
@@ -269,6 +343,9 @@ def build_critic(cfg) -> nn.Module:
         d = DCGANCritic(cfg.channels, cfg.image_size, cfg.dim, cfg.d_norm)
         d.apply(init_dcgan)
         return d
+    if cfg.arch.startswith("gp-random-"):
+        spec = table1_architecture(int(cfg.arch.rsplit("-", 1)[1]))["critic"]
+        return init_tflib(Table1Critic(spec, cfg.channels, cfg.image_size, cfg.dim, cfg.d_norm))
     return init_tflib(ConvCritic(cfg.channels, cfg.image_size, cfg.dim, cfg.d_norm))
 
 

@@ -32,6 +32,7 @@ NOTEBOOKS = {
     "06_vanishing_gradients": "vanishing_gradients",
     "07_overfitting": "overfitting",
     "08_penalty_ablations": "penalty_ablations",
+    "09_random_architectures": "random_architectures",
     "99_scorecard": "scorecard",
 }
 
@@ -56,6 +57,8 @@ TEST_PROFILE: dict[str, dict] = {
     "penalty_ablations": {"toy_dataset": "8gaussians", "toy_dim": 16, "toy_iterations": 4, "dataset": "mnist",
         "image_size": 28, "dim": 4, "iterations": 4, "gp_weights": [1.0, 10.0], "seeds": [0, 1], "n_eval": 200,
         "n_samples": 6, "n_reference": 6, "margin": 0.1, "log_every": 1},
+    "random_architectures": {"dataset": "mnist", "image_size": 28, "dim": 4, "architectures": 2, "iterations": 2,
+        "seeds": [0], "thresholds": [500.0], "n_samples": 6, "n_reference": 6, "log_every": 1},
     "scorecard": {},
 }
 
