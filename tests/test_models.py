@@ -133,3 +133,28 @@ def test_sampling_uses_batch_statistics_and_leaves_running_statistics_alone():
     with sampling(g, batch_stats=False):
         running = g(z)
     assert not torch.allclose(batch_stats, running)  # the two modes really differ for a BN generator
+
+
+def test_table1_architectures_are_seeded_draws_from_the_papers_set_and_build_at_28_and_32_px():
+    from wgan_repro.config import ConfigError, TrainConfig
+    from wgan_repro.models import TABLE1, build_models, table1_architecture
+
+    draws = [table1_architecture(k) for k in range(40)]
+    assert draws[:5] == [table1_architecture(k) for k in range(5)]          # the same k, the same architecture
+    for net in ("generator", "critic"):
+        for key, values in TABLE1.items():
+            seen = {d[net][key] for d in draws}
+            assert seen <= set(values) and len(seen) == len(values), (net, key)   # every value of the range occurs
+    for k in range(6):
+        for dataset, size in (("mnist", 28), ("cifar10", 32)):
+            cfg = TrainConfig(dataset=dataset, image_size=size, arch=f"gp-random-{k}", dim=4, loss="wgan",
+                              gp_weight=10.0, d_norm="layer", out_dir="unused")
+            g, d = build_models(cfg)
+            x = g(torch.randn(3, cfg.noise_dim))
+            assert x.shape == (3, cfg.channels, size, size) and d(x).shape == (3,)
+            depth = table1_architecture(k)["critic"]["depth"]
+            assert sum(isinstance(m, torch.nn.Conv2d) for m in d.modules()) + 1 == depth   # + the Linear output
+    with pytest.raises(ConfigError, match=r"^arch='gp-random-x' is not allowed"):
+        TrainConfig(dataset="mnist", image_size=28, arch="gp-random-x", out_dir="unused")
+    with pytest.raises(ConfigError, match=r"^image_size=64 is not allowed"):
+        TrainConfig(dataset="cifar10", image_size=64, arch="gp-random-1", gp_weight=10.0, d_norm="layer", out_dir="unused")
