@@ -157,4 +157,5 @@ def test_table1_architectures_are_seeded_draws_from_the_papers_set_and_build_at_
     with pytest.raises(ConfigError, match=r"^arch='gp-random-x' is not allowed"):
         TrainConfig(dataset="mnist", image_size=28, arch="gp-random-x", out_dir="unused")
     with pytest.raises(ConfigError, match=r"^image_size=64 is not allowed"):
-        TrainConfig(dataset="cifar10", image_size=64, arch="gp-random-1", gp_weight=10.0, d_norm="layer", out_dir="unused")
+        TrainConfig(dataset="cifar10", image_size=64, arch="gp-random-1", gp_weight=10.0, d_norm="layer",
+                    out_dir="unused")
