@@ -111,3 +111,9 @@ def test_pipeline_files_cover_every_notebook():
         exec(cell.source, {}, defaults)
         for key, value in params["profiles"]["quick"][section].items():
             assert defaults.get(key) == value, (name, key)
+
+
+def test_a_render_prints_no_kernel_start_up_warnings(tmp_path, capfd):
+    run_notebook("00_divergences", profile="tiny", results_root=tmp_path / "r", runs_root=tmp_path / "runs", html=False)
+    err = capfd.readouterr().err
+    assert "IPKernelApp" not in err and "without encryption" not in err

@@ -173,7 +173,10 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
         os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
         try:
             pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
-                                kernel_name="python3", cwd=str(REPO), progress_bar=False, log_output=False)
+                                kernel_name="python3", cwd=str(REPO), progress_bar=False, log_output=False,
+                                # the kernel app's own start-up warnings (e.g. "running over TCP without
+                                # encryption": a local kernel on loopback) are not the notebook's output
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
             from .report import export_html, relative_paths, shown_path
 
             relative_paths(output, {str(out_dir): shown_path(results_root / name, REPO),
