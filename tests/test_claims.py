@@ -123,3 +123,15 @@ def test_a_paired_comparison_matches_runs_by_position():
     assert C.compare_arms(better, worse, higher_is_better=False)["verdict"] == C.UNRESOLVED   # unpaired: noise
     row = C.compared_claim("x", "y", "KID", ("a", better), ("b", worse), higher_is_better=False, paired=True)
     assert "paired t p = " in row["ours"] and "paired" in row["rule"]
+
+
+def test_the_25_gaussian_coverage_curve_names_the_scale_that_would_settle_the_claim():
+    from wgan_repro.experiments import coverage_verdict_scale
+
+    rows = [dict(seed=s, iteration=it, modes_covered=m) for s, curve in ((0, [5, 21, 24]), (1, [3, 12, 22]))
+            for it, m in zip((1000, 2000, 3000), curve)]
+    out = coverage_verdict_scale(rows, [0, 1], 1000, 3000, 4.0, "the curve")
+    assert out["reached"] == {0: 2000, 1: 3000} and out["final"] == [24, 22]
+    assert "≥ 3000 generator iterations" in out["settle"] and "4.0 at 1000" in out["settle"]
+    short = coverage_verdict_scale([r for r in rows if r["iteration"] <= 2000], [0, 1], 1000, 2000, 4.0, "the curve")
+    assert short["reached"][1] is None and "> 2000" in short["settle"] and "not within 2000" in short["reach_text"]

@@ -144,3 +144,25 @@ def coverage_measurement(details_path: str | Path, signature: dict, seeds: list[
     if missing:
         return None, f"{path} has no coverage curve for seeds {missing}"
     return rows, ""
+
+
+def coverage_verdict_scale(coverage_rows: list[dict], seeds: list[int], iterations: int, coverage_iterations: int,
+                           at_base: float, curve_name: str) -> dict:
+    """What WGAN-GP's 25-Gaussian coverage curve says about the scale that would settle notebook 01's
+    25-Gaussian claims: the iteration each seed first covers >= 20 of 25 modes (None: not within the
+    curve), the coverage at the curve's end, and the `next_scale` text (every arm trained as long as
+    WGAN-GP needed; `at_base`: its coverage at the comparison's `iterations`)."""
+    reached = {s: next((r["iteration"] for r in coverage_rows if r["seed"] == s and r["modes_covered"] >= 20), None)
+               for s in seeds}
+    final = [r["modes_covered"] for r in coverage_rows if r["iteration"] == coverage_iterations]
+    reach_text = ", ".join(f"seed {s}: {'not within ' + str(coverage_iterations) if v is None else v}"
+                           for s, v in reached.items())
+    if all(v is not None for v in reached.values()):  # every seed got there: that is the scale to compare at
+        settle = (f"all three variants trained for ≥ {max(reached.values())} generator iterations, by which every "
+                  f"seed of WGAN-GP has covered ≥ 20 of 25 modes ({curve_name}; {at_base:.1f} at {iterations}); "
+                  f"the paper: 100k (gan_toy.py)")
+    else:
+        settle = (f"all three variants trained for > {coverage_iterations} generator iterations: by then WGAN-GP alone "
+                  f"covers {pd.Series(final).mean():.1f} of 25 modes ({curve_name}), against {at_base:.1f} at "
+                  f"{iterations}; the paper: 100k (gan_toy.py)")
+    return {"reached": reached, "final": final, "reach_text": reach_text, "settle": settle}
