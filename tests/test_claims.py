@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from tests.conftest import REPO
-from wgan_repro import claims as C
+from wgan_repro import claims as C, coverage
 
 
 def test_sd_is_the_sample_standard_deviation():
@@ -106,12 +106,12 @@ def test_partial_spearman_removes_a_shared_time_trend_of_any_shape():
 
 def test_every_committed_claim_names_a_paper_item_and_every_item_a_notebook():
     rows = C.gather_claims(REPO / "results")
-    assert rows and C.uncovered_items(rows) == []
+    assert rows and coverage.uncovered_items(rows) == []
     notebooks = {p.stem for p in (REPO / "notebooks").glob("*.ipynb")}
-    for paper, item, what, notebook, why in C.PAPER_ITEMS:
+    for paper, item, what, notebook, why in coverage.PAPER_ITEMS:
         assert (notebook in notebooks) if notebook else len(why) > 20, item
-    table = C.coverage_markdown(rows)
-    assert table.count("\n") == len(C.PAPER_ITEMS) + 1 and "not covered" in table
+    table = coverage.coverage_markdown(rows)
+    assert table.count("\n") == len(coverage.PAPER_ITEMS) + 1 and "not covered" in table
 
 
 def test_a_paired_comparison_matches_runs_by_position():
@@ -135,3 +135,16 @@ def test_the_25_gaussian_coverage_curve_names_the_scale_that_would_settle_the_cl
     assert "≥ 3000 generator iterations" in out["settle"] and "4.0 at 1000" in out["settle"]
     short = coverage_verdict_scale([r for r in rows if r["iteration"] <= 2000], [0, 1], 1000, 2000, 4.0, "the curve")
     assert short["reached"][1] is None and "> 2000" in short["settle"] and "not within 2000" in short["reach_text"]
+
+
+def test_table2s_success_count_uses_the_exact_mcnemar_test_per_threshold():
+    a = [True] * 7 + [False]          # WGAN-GP trained 7 of 8 architectures below the threshold
+    b = [False] * 7 + [False]         # the GAN none: 7 discordant pairs, all one way, p = 2 * 0.5**7
+    row = C.success_count_claim("x", "y", ("WGAN-GP", "GAN"), {1.0: (a, b), 2.0: (a, b)})
+    assert row["verdict"] == C.REPRODUCED and row["stats"]["thresholds"][0]["p"] == pytest.approx(2 * 0.5 ** 7)
+    assert "only WGAN-GP 7, only GAN 0" in row["ours"] and "n = 8 architectures" in row["ours"]
+    none = [False] * 8
+    assert C.success_count_claim("x", "y", ("A", "B"), {1.0: (none, none)})["verdict"] == C.UNRESOLVED  # none trained
+    assert C.success_count_claim("x", "y", ("A", "B"), {1.0: (b, a)})["verdict"] == C.NOT_REPRODUCED
+    few = [True, False, False, False]
+    assert C.success_count_claim("x", "y", ("A", "B"), {1.0: (few, [False] * 4)})["verdict"] == C.UNRESOLVED

@@ -15,7 +15,7 @@ EXPECTED_KEYS = {
     "05_meaningful_loss": {"rho_wgan", "rho_gan", "claims"},
     "06_vanishing_gradients": {"minimax_grad_ratio", "non_saturating_grad_ratio", "claims"},
     "07_overfitting": {"all digits", "train_small", "heldout", "claims"},
-    "08_penalty_ablations": {"toy", "mnist", "margin", "claims"},
+    "08_penalty_ablations": {"toy", "image", "margin", "claims"},
     "09_random_architectures": {"specs", "outcomes", "WGAN-GP", "GAN", "claims"},
     "99_scorecard": {"claims", "counts", "total"},
 }

@@ -194,6 +194,33 @@ def noninferior_claim(name: str, paper: str, what: str, arm: tuple[str, list], o
     return claim(name, paper, ours, result, NONINFERIOR_RULE.format(margin=margin), next_scale, item, c)
 
 
+SUCCESS_RULE = ("per threshold, the architectures only one method trained below it, paired by architecture, and the "
+                "exact McNemar test on them; reproduced when the paper's method wins with p < 0.05 at most thresholds, "
+                "not reproduced when the other does at any, otherwise not resolved at this scale")
+
+
+def success_count_claim(name: str, paper: str, arms: tuple[str, str], success: dict[float, tuple[list, list]],
+                        item: str | None = None, next_scale: str | None = None) -> dict:
+    """WGAN-GP Table 2's comparison: success[threshold] = (arm A succeeded?, arm B succeeded?) per
+    architecture. The paper says A trains more of them (`SUCCESS_RULE`)."""
+    from scipy.stats import binomtest
+
+    rows = []
+    for t, (a, b) in success.items():
+        only = [sum(x and not y for x, y in zip(a, b)), sum(y and not x for x, y in zip(a, b))]
+        p = binomtest(only[0], sum(only)).pvalue if sum(only) else float("nan")
+        rows.append({"threshold": t, "only": only, "both": sum(x and y for x, y in zip(a, b)), "p": p})
+    wins = sum(r["p"] < ALPHA and r["only"][0] > r["only"][1] for r in rows)
+    result = (NOT_REPRODUCED if any(r["p"] < ALPHA and r["only"][1] > r["only"][0] for r in rows)
+              else REPRODUCED if wins > len(rows) / 2 else UNRESOLVED)
+    n = len(next(iter(success.values()))[0])
+    ours = "; ".join(f"below {r['threshold']:g}: only {arms[0]} {r['only'][0]}, only {arms[1]} {r['only'][1]}, both "
+                     f"{r['both']}" + (f" (McNemar p = {r['p']:.2g})" if sum(r["only"]) else "") for r in rows)
+    stats = {"test": "exact McNemar per threshold", "n": [n, n], "thresholds": rows,
+             "why": f"exact McNemar per threshold (n = {n} architectures; see the claim)"}
+    return claim(name, paper, f"{ours} (n = {n} architectures)", result, SUCCESS_RULE, next_scale, item, stats)
+
+
 def settle_with(claims: list[dict], next_scale: str) -> list[dict]:
     """Give every claim not reproduced that has no `next_scale` of its own this one."""
     for c in claims:
@@ -298,74 +325,8 @@ def scorecard_markdown(rows: list[dict]) -> str:
     return md
 
 
-# ---------------------------------------------------------------------- what the replication covers
-# Every figure/table/section of both papers that makes a claim: (paper, item, what it shows, notebook or None,
-# why not covered). A claim row's `item` names one of these (matched by `key in item`; tests/test_claims.py).
-PAPER_ITEMS = [
-    ("WGAN", "WGAN §2, Example 1", "parallel lines: W is continuous in θ, JS and KL are not (Fig. 1)",
-     "00_divergences", None),
-    ("WGAN", "WGAN Fig. 2", "the GAN discriminator saturates between two Gaussians, the critic keeps a slope",
-     "00_divergences", None),
-    ("WGAN", "WGAN Fig. 3", "the critic's W estimate falls as samples improve", "05_meaningful_loss", None),
-    ("WGAN", "WGAN Figs. 3–4", "the GAN's JS estimate does not track sample quality", "05_meaningful_loss", None),
-    ("WGAN", "WGAN §3 (Adam)", "momentum-based optimisers make clipped WGAN training unstable",
-     "04_rmsprop_vs_adam", None),
-    ("WGAN", "WGAN Fig. 5", "DCGAN generator: WGAN and GAN both train (samples)", "02_generator_architectures", None),
-    ("WGAN", "WGAN Fig. 6", "no batch norm, constant filters: WGAN trains, GAN fails", "02_generator_architectures",
-     None),
-    ("WGAN", "WGAN Fig. 7", "MLP generator: WGAN trains, GAN collapses", "02_generator_architectures", None),
-    ("WGAN", "WGAN §1", "no mode collapse with WGAN (our toy experiment)", "01_toy_mode_collapse", None),
-    ("WGAN", "LSUN samples (Figs. 5–7 at 64 px, appendix)", "sample quality on LSUN bedrooms", None,
-     "LSUN is not available offline; `dataset=lsun-bedroom` runs it where the data is"),
-    ("WGAN-GP", "WGAN-GP Fig. 1(a)", "clipping's critic ignores higher moments of the toy distributions",
-     "01_toy_mode_collapse", None),
-    ("WGAN-GP", "WGAN-GP Fig. 1(b)", "clipped critics' gradients vanish or explode across layers; weights pile at ±c",
-     "01_toy_mode_collapse", None),
-    ("WGAN-GP", "WGAN-GP Alg. 1", "the penalised critic trains with Adam", "04_rmsprop_vs_adam", None),
-    ("WGAN-GP", "WGAN-GP Fig. 3", "CIFAR-10: GP converges faster and better than clipping, also at RMSProp's lr; "
-     "against DCGAN; over iterations and wall-clock", "03_clipping_vs_gp", None),
-    ("WGAN-GP", "WGAN-GP §5.6, Fig. 5b", "the critic's train and held-out losses separate when it overfits",
-     "07_overfitting", None),
-    ("WGAN-GP", "WGAN-GP §5.1, Tables 1–2", "WGAN-GP trains many more random architectures than the GAN",
-     "09_random_architectures", None),
-    ("WGAN-GP", "WGAN-GP §5.2, Fig. 2", "six architectures on LSUN bedrooms with four methods", None,
-     "LSUN is not available offline (WGAN Figs. 6–7's two generators are in 02)"),
-    ("WGAN-GP", "Inception scores on CIFAR-10 (§5.3 table)", "state-of-the-art IS among unsupervised models", None,
-     "IS needs torch-fidelity's logits weights, not available offline (FID/KID instead)"),
-    ("WGAN-GP", "ResNet and 128 px LSUN samples (§5.3–5.4)", "deep ResNets train stably", None,
-     "LSUN 128 px is not available offline; GPU scale"),
-    ("WGAN-GP", "§5.5 character-level language model", "a continuous generator models text", None,
-     "outside this image replication (the Billion Word data is not offline)"),
-    ("WGAN-GP", "WGAN-GP §4 (penalty coefficient)", "λ = 10 works well from toy tasks to large CNNs",
-     "08_penalty_ablations", None),
-    ("WGAN-GP", "WGAN-GP App. C (one-sided penalty)", "the two-sided penalty performs slightly better than the "
-     "one-sided", "08_penalty_ablations", None),
-    ("A&B 2017", "Arjovsky & Bottou 2017, Fig. 2", "the minimax generator's gradient vanishes as D improves",
-     "06_vanishing_gradients", None),
-]
-
-
-def coverage_markdown(rows: list[dict]) -> str:
-    """README's coverage table: every paper item, the notebook that tests it, its verdicts (from the
-    claim rows), or why it is not covered."""
-    lines = ["| paper | item | claim | notebook | verdicts (this run) |", "|---|---|---|---|---|"]
-    for paper, item, what, notebook, why in PAPER_ITEMS:
-        verdicts = [r["verdict"] for r in rows if item in (r.get("item") or "")]
-        shown = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(verdicts)) or (
-            "figure only (no scored claim)" if notebook else "—")
-        lines.append(f"| {paper} | {_cell(item)} | {_cell(what)} | {notebook or 'not covered: ' + _cell(why)} | "
-                     f"{shown} |")
-    return "\n".join(lines)
-
-
-def uncovered_items(rows: list[dict]) -> list[str]:
-    """Claim rows whose `item` matches no PAPER_ITEMS entry (each claim must name a paper item)."""
-    return [r["claim"] for r in rows if not (r.get("item") or "").startswith("none")
-            and not any(item in (r.get("item") or "") for _, item, *_ in PAPER_ITEMS)]
-
-
-__all__ = ["CLOSED_FORM", "NONINFERIOR_RULE", "NOT_REPRODUCED", "PAPER_ITEMS", "REPRODUCED", "UNRESOLVED",
-           "VERDICT_RULE", "claim", "claims_markdown", "compare_arms", "compared_claim", "coverage_markdown",
-           "gather_claims", "instability", "mean_sd_text", "mean_std", "noninferior_claim", "partial_spearman",
-           "scale_note", "scorecard_markdown", "sd", "settle_with", "spearman", "stats_text", "summarize",
-           "uncovered_items", "verdict", "write_metrics"]
+__all__ = ["CLOSED_FORM", "NONINFERIOR_RULE", "NOT_REPRODUCED", "REPRODUCED", "SUCCESS_RULE", "UNRESOLVED",
+           "VERDICT_RULE", "claim", "claims_markdown", "compare_arms", "compared_claim", "gather_claims",
+           "instability", "mean_sd_text", "mean_std", "noninferior_claim", "partial_spearman", "scale_note",
+           "scorecard_markdown", "sd", "settle_with", "spearman", "stats_text", "success_count_claim", "summarize",
+           "verdict", "write_metrics"]
