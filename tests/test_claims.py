@@ -143,6 +143,8 @@ def test_table2s_success_count_uses_the_exact_mcnemar_test_per_threshold():
     row = C.success_count_claim("x", "y", ("WGAN-GP", "GAN"), {1.0: (a, b), 2.0: (a, b)})
     assert row["verdict"] == C.REPRODUCED and row["stats"]["thresholds"][0]["p"] == pytest.approx(2 * 0.5 ** 7)
     assert "only WGAN-GP 7, only GAN 0" in row["ours"] and "n = 8 architectures" in row["ours"]
+    lo, hi = row["stats"]["thresholds"][0]["ci95"]     # the share difference 7/8, its paired Wald CI
+    assert lo < 7 / 8 < hi and hi - lo == pytest.approx(2 * 1.96 * math.sqrt(7 - 49 / 8) / 8)
     none = [False] * 8
     assert C.success_count_claim("x", "y", ("A", "B"), {1.0: (none, none)})["verdict"] == C.UNRESOLVED  # none trained
     assert C.success_count_claim("x", "y", ("A", "B"), {1.0: (b, a)})["verdict"] == C.NOT_REPRODUCED

@@ -42,7 +42,9 @@ def test_notebook_writes_its_metrics(results, name):
         assert claim["verdict"] in ("reproduced", "closed form, not an experiment") \
             or len(claim.get("next_scale") or "") > 20, claim
         # a comparative verdict carries its test: n per arm, p and the 95% CI of the difference
-        if "stats" in claim:
+        if "stats" in claim and "thresholds" in claim["stats"]:  # Table 2's count: a test per threshold
+            assert all({"p", "ci95", "only"} <= set(row) for row in claim["stats"]["thresholds"]), claim
+        elif "stats" in claim:
             assert {"n", "p", "ci95", "test", "sd"} <= set(claim["stats"]), claim
     # what `dvc metrics show` prints: a few flat numbers, not every nested detail
     headline = json.loads((results / name / "metrics.json").read_text())

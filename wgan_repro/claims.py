@@ -209,13 +209,17 @@ def success_count_claim(name: str, paper: str, arms: tuple[str, str], success: d
     for t, (a, b) in success.items():
         only = [sum(x and not y for x, y in zip(a, b)), sum(y and not x for x, y in zip(a, b))]
         p = binomtest(only[0], sum(only)).pvalue if sum(only) else float("nan")
-        rows.append({"threshold": t, "only": only, "both": sum(x and y for x, y in zip(a, b)), "p": p})
+        k, d = len(a), only[0] - only[1]  # 95% CI of the paired difference of success shares (Wald)
+        half = 1.96 * math.sqrt(max(0.0, sum(only) - d * d / k)) / k
+        rows.append({"threshold": t, "only": only, "both": sum(x and y for x, y in zip(a, b)), "p": p,
+                     "ci95": [d / k - half, d / k + half]})
     wins = sum(r["p"] < ALPHA and r["only"][0] > r["only"][1] for r in rows)
     result = (NOT_REPRODUCED if any(r["p"] < ALPHA and r["only"][1] > r["only"][0] for r in rows)
               else REPRODUCED if wins > len(rows) / 2 else UNRESOLVED)
     n = len(next(iter(success.values()))[0])
     ours = "; ".join(f"below {r['threshold']:g}: only {arms[0]} {r['only'][0]}, only {arms[1]} {r['only'][1]}, both "
-                     f"{r['both']}" + (f" (McNemar p = {r['p']:.2g})" if sum(r["only"]) else "") for r in rows)
+                     f"{r['both']}" + (f" (McNemar p = {r['p']:.2g}; share difference 95% CI [{r['ci95'][0]:.2f}, "
+                                       f"{r['ci95'][1]:.2f}])" if sum(r["only"]) else "") for r in rows)
     stats = {"test": "exact McNemar per threshold", "n": [n, n], "thresholds": rows,
              "why": f"exact McNemar per threshold (n = {n} architectures; see the claim)"}
     return claim(name, paper, f"{ours} (n = {n} architectures)", result, SUCCESS_RULE, next_scale, item, stats)
