@@ -18,9 +18,11 @@ CLOSED_FORM = "closed form, not an experiment"  # an identity we compute exactly
 
 ALPHA = 0.05
 TEST = "Welch's t-test, two-sided"
-VERDICT_RULE = ("reproduced when the difference between the arms has the paper's sign and Welch's two-sided "
-                "t-test over seeds gives p < 0.05; not reproduced when the opposite sign is significant at "
-                "p < 0.05; otherwise not resolved at this scale (stated before the data)")
+_RULE = ("reproduced when the difference between the arms has the paper's sign and {test} gives p < 0.05; not "
+         "reproduced when the opposite sign is significant at p < 0.05; otherwise not resolved at this scale (stated "
+         "before the data)")
+VERDICT_RULE = _RULE.format(test="Welch's two-sided t-test over seeds")
+PAIRED_RULE = _RULE.format(test="the paired two-sided t-test")
 
 
 # ---------------------------------------------------------------------- verdicts and statistics
@@ -71,6 +73,10 @@ def verdict(better: list[float], worse: list[float], higher_is_better: bool = Tr
     return compare_arms(better, worse, higher_is_better)["verdict"]
 
 
+def _test_label(c: dict) -> str:
+    return "paired t" if c["test"].startswith("paired") else "Welch"
+
+
 def stats_text(c: dict, digits: int = 2, scale: float = 1.0) -> str:
     """'n = 3 vs 3; Δ = -1.23 [95% CI -2.00, -0.40]; Welch p = 0.012' for a `compare_arms` result
     (or, when no test is defined, the reason)."""
@@ -78,7 +84,7 @@ def stats_text(c: dict, digits: int = 2, scale: float = 1.0) -> str:
         return f"n = {c['n'][0]} vs {c['n'][1]}; Δ = {c['diff'] * scale:.{digits}f}; no test: {c['why']}"
     lo, hi = (x * scale for x in c["ci95"])
     return (f"n = {c['n'][0]} vs {c['n'][1]}; Δ = {c['diff'] * scale:.{digits}f} [95% CI {lo:.{digits}f}, "
-            f"{hi:.{digits}f}]; {'paired t' if c['test'].startswith('paired') else 'Welch'} p = {c['p']:.2g}")
+            f"{hi:.{digits}f}]; {_test_label(c)} p = {c['p']:.2g}")
 
 
 def spearman(x, y) -> float:
@@ -161,9 +167,7 @@ def compared_claim(name: str, paper: str, what: str, better: tuple[str, list], w
     c = compare_arms(better[1], worse[1], higher_is_better, paired=paired)
     ours = (f"{what}: {better[0]} {mean_sd_text(better[1], digits, scale)}, {worse[0]} "
             f"{mean_sd_text(worse[1], digits, scale)} ({stats_text(c, digits, scale)})" + (f" {note}" if note else ""))
-    rule = VERDICT_RULE.replace("Welch's two-sided t-test over seeds", "the paired two-sided t-test") \
-        if paired else VERDICT_RULE
-    return claim(name, paper, ours, c["verdict"], rule, next_scale, item, c)
+    return claim(name, paper, ours, c["verdict"], PAIRED_RULE if paired else VERDICT_RULE, next_scale, item, c)
 
 
 NONINFERIOR_RULE = ("reproduced when the recommended arm is at most {margin:.0%} worse than the best other arm (by "
@@ -308,8 +312,7 @@ def scorecard_markdown(rows: list[dict]) -> str:
         if not isinstance(p, (int, float)) or not math.isfinite(p):
             return (c or {}).get("why", "rule stated with the claim")
         lo, hi = c["ci95"]
-        test = "paired t" if c["test"].startswith("paired") else "Welch"
-        text = f"{test} p = {c['p']:.2g}; 95% CI of Δ [{lo:.3g}, {hi:.3g}]; n = {c['n'][0]} vs {c['n'][1]}"
+        text = f"{_test_label(c)} p = {c['p']:.2g}; 95% CI of Δ [{lo:.3g}, {hi:.3g}]; n = {c['n'][0]} vs {c['n'][1]}"
         if "margin" in c:  # a non-inferiority verdict: the CI against the allowed deficit decides, not p
             text = f"non-inferiority to {c['comparator']} (allowed deficit {c['margin']:.3g}): " + text
         return text
@@ -329,8 +332,8 @@ def scorecard_markdown(rows: list[dict]) -> str:
     return md
 
 
-__all__ = ["CLOSED_FORM", "NONINFERIOR_RULE", "NOT_REPRODUCED", "REPRODUCED", "SUCCESS_RULE", "UNRESOLVED",
-           "VERDICT_RULE", "claim", "claims_markdown", "compare_arms", "compared_claim", "gather_claims",
+__all__ = ["CLOSED_FORM", "NONINFERIOR_RULE", "NOT_REPRODUCED", "PAIRED_RULE", "REPRODUCED", "SUCCESS_RULE",
+           "UNRESOLVED", "VERDICT_RULE", "claim", "claims_markdown", "compare_arms", "compared_claim", "gather_claims",
            "instability", "mean_sd_text", "mean_std", "noninferior_claim", "partial_spearman", "scale_note",
            "scorecard_markdown", "sd", "settle_with", "spearman", "stats_text", "success_count_claim", "summarize",
            "verdict", "write_metrics"]

@@ -33,9 +33,15 @@ IMAGE_SIZES = {"dcgan": (32, 64), "gp-dcgan": (28, 32, 64), "gp-constant": (28, 
 RANDOM_ARCH = re.compile(r"gp-random-(\d+)")  # 'gp-random-<k>': architecture k of WGAN-GP Table 1's set
 
 
+def table1_index(arch: str | None) -> int | None:
+    """k of 'gp-random-<k>' (architecture k of WGAN-GP Table 1's set); None for every other name."""
+    m = RANDOM_ARCH.fullmatch(arch or "")
+    return int(m.group(1)) if m else None
+
+
 def arch_family(arch: str) -> str:
     """'gp-random-17' -> 'gp-random'; every other architecture name is its own family."""
-    return "gp-random" if RANDOM_ARCH.fullmatch(arch or "") else arch
+    return "gp-random" if table1_index(arch) is not None else arch
 
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -215,7 +221,7 @@ def _fail(name: str, value, allowed: str) -> typing.NoReturn:
 
 def _choice(cfg, name: str, choices) -> None:
     v = getattr(cfg, name)
-    if v not in choices and not (name in ("arch", "g_arch") and RANDOM_ARCH.fullmatch(str(v))):
+    if v not in choices and not (name in ("arch", "g_arch") and table1_index(str(v)) is not None):
         _fail(name, v, "one of " + ", ".join(map(str, choices)) + (", gp-random-<k>" if "arch" in name else ""))
 
 

@@ -18,10 +18,13 @@ penalty is per example; batch norm mixes examples).
 from __future__ import annotations
 
 import math
+import random
 from contextlib import contextmanager
 
 import torch
 from torch import nn
+
+from .config import table1_index
 
 
 def _critic_norm(kind: str, channels: int) -> nn.Module:
@@ -146,10 +149,9 @@ TABLE1 = {"nonlinearity": ("relu", "leakyrelu", "softplus", "tanh"), "depth": (4
 
 
 def table1_architecture(k: int) -> dict:
-    """Architecture k of WGAN-GP Table 1's set: per network a nonlinearity, depth, normalisation and base
-    filter count, drawn uniformly by an RNG seeded with k (never the run's). Depth = the DCGAN's 4 layers
-    plus 3x3 stride-1 convolutions (our reading: the paper gives the ranges, not the construction)."""
-    rng = __import__("random").Random(k)
+    """Architecture k of WGAN-GP Table 1's set (per network: nonlinearity, depth, normalisation, base filters),
+    drawn uniformly by an RNG seeded with k. Depth = the DCGAN's 4 layers plus 3x3 convolutions (our reading)."""
+    rng = random.Random(k)
     return {net: {key: rng.choice(values) for key, values in TABLE1.items()} for net in ("generator", "critic")}
 
 
@@ -167,8 +169,7 @@ def _extra_layers(depth: int, stage: int) -> int:  # the (depth - 4) 3x3 layers,
 
 
 class Table1Generator(nn.Module):
-    """gan_mnist/cifar.py's generator with Table 1's nonlinearity, batch norm or none, base filters x
-    dim/64, and depth - 4 extra 3x3 convolutions spread over its three hidden resolutions."""
+    """gan_mnist/cifar.py's generator, a Table 1 draw: filters x dim/64, depth - 4 3x3 convs over 3 resolutions."""
 
     def __init__(self, spec: dict, z_dim: int = 128, channels: int = 1, image_size: int = 28, dim: int = 64):
         super().__init__()
@@ -324,10 +325,9 @@ def build_generator(cfg) -> nn.Module:
         g = DCGANGenerator(cfg.noise_dim, cfg.channels, cfg.image_size, cfg.generator_dim, cfg.g_batchnorm)
         g.apply(init_dcgan)
         return g
-    if arch.startswith("gp-random-"):
-        g = Table1Generator(table1_architecture(int(arch.rsplit("-", 1)[1]))["generator"], cfg.noise_dim,
-                            cfg.channels, cfg.image_size, cfg.generator_dim)
-        return init_tflib(g)
+    if (k := table1_index(arch)) is not None:
+        spec = table1_architecture(k)["generator"]
+        return init_tflib(Table1Generator(spec, cfg.noise_dim, cfg.channels, cfg.image_size, cfg.generator_dim))
     constant = arch == "gp-constant"
     g = ConvGenerator(cfg.noise_dim, cfg.channels, cfg.image_size, cfg.generator_dim, cfg.g_batchnorm, constant)
     # gan_64x64.py's DCGANGenerator sets every weight's std to 0.02; the 28/32 px ones use tflib's default
@@ -343,8 +343,8 @@ def build_critic(cfg) -> nn.Module:
         d = DCGANCritic(cfg.channels, cfg.image_size, cfg.dim, cfg.d_norm)
         d.apply(init_dcgan)
         return d
-    if cfg.arch.startswith("gp-random-"):
-        spec = table1_architecture(int(cfg.arch.rsplit("-", 1)[1]))["critic"]
+    if (k := table1_index(cfg.arch)) is not None:
+        spec = table1_architecture(k)["critic"]
         return init_tflib(Table1Critic(spec, cfg.channels, cfg.image_size, cfg.dim, cfg.d_norm))
     return init_tflib(ConvCritic(cfg.channels, cfg.image_size, cfg.dim, cfg.d_norm))
 
