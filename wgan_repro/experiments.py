@@ -120,11 +120,33 @@ def run_signature(values: dict) -> dict:
     return {k: v for k, v in config_from_dict(dict(values)).to_dict().items() if k not in drop}
 
 
-def coverage_measurement(details_path: str | Path, signature: dict, seeds: list[int],
+def coverage_curve(runs: dict[tuple[str, int], TrainResult], every: int, last: int, n_eval: int) -> list[dict]:
+    """Mode coverage of every (variant, seed) toy run at each kept checkpoint every..last: one row
+    per checkpoint with its generator iterations, critic updates and logged wall-clock seconds (the
+    run's own clock, for comparisons at equal updates or equal time). The generated noise is seeded
+    as in the comparison (1000 + seed)."""
+    from .metrics import mode_coverage, sample_generator
+    from .rundir import load_run
+    from .train import critic_steps_total
+
+    rows = []
+    for (name, seed), r in runs.items():
+        for it in range(every, last + 1, every):
+            run = load_run(r.cfg, it)
+            cov = mode_coverage(sample_generator(run.generator, n_eval, seed=1000 + seed), r.cfg.dataset)
+            wall = max((h["wall_time"] for h in r.history if h["iteration"] <= it and "wall_time" in h), default=None)
+            rows.append(dict(variant=name, seed=seed, iteration=it, wall_time=wall,
+                             critic_updates=critic_steps_total(it, r.cfg.n_critic, r.cfg.critic_schedule),
+                             **cov.as_dict()))
+    return rows
+
+
+def coverage_measurement(details_path: str | Path, signatures: dict[str, dict], seeds: list[int],
                          n_eval: int) -> tuple[list[dict] | None, str]:
-    """The mode-coverage curve of a separate, longer measurement (notebook 01 rendered with a
-    larger coverage_factor; its details.json) when it trained this very run signature with these
-    seeds and counted modes on as many samples: (rows, "") or (None, why it does not apply)."""
+    """The mode-coverage curves of a separate, longer measurement (notebook 01 rendered with a
+    larger coverage_factor; its details.json) when it trained these very run signatures (one per
+    variant) with these seeds and counted modes on as many samples: (rows, "") or (None, why it
+    does not apply)."""
     path = Path(details_path)
     if not path.is_file():
         return None, f"no measurement at {path}"
@@ -135,15 +157,19 @@ def coverage_measurement(details_path: str | Path, signature: dict, seeds: list[
     from .config import TrainConfig
 
     defaults = {k: f.default for k, f in TrainConfig.__dataclass_fields__.items()}
-    theirs = {**{k: defaults.get(k) for k in signature}, **(measured.get("run") or {})}  # fields added later: default
-    differ = sorted(k for k in set(theirs) | set(signature) if theirs.get(k) != signature.get(k))
-    if differ:
-        return None, f"{path} measured a different config ({', '.join(differ)} differ)"
-    rows = [r for r in details.get("coverage_25gaussians") or [] if r["seed"] in seeds]
-    missing = sorted(set(seeds) - {r["seed"] for r in rows})
-    if missing:
-        return None, f"{path} has no coverage curve for seeds {missing}"
-    return rows, ""
+    runs = measured.get("runs") or {}
+    rows = details.get("coverage_25gaussians") or []
+    for variant, signature in signatures.items():
+        if variant not in runs:
+            return None, f"{path} did not train {variant} longer"
+        theirs = {**{k: defaults.get(k) for k in signature}, **runs[variant]}  # fields added later: default
+        differ = sorted(k for k in set(theirs) | set(signature) if theirs.get(k) != signature.get(k))
+        if differ:
+            return None, f"{path} measured a different {variant} config ({', '.join(differ)} differ)"
+        missing = sorted(set(seeds) - {r["seed"] for r in rows if r.get("variant") == variant})
+        if missing:
+            return None, f"{path} has no {variant} coverage curve for seeds {missing}"
+    return [r for r in rows if r["seed"] in seeds and r["variant"] in signatures], ""
 
 
 def coverage_verdict_scale(coverage_rows: list[dict], seeds: list[int], iterations: int, coverage_iterations: int,
@@ -151,18 +177,65 @@ def coverage_verdict_scale(coverage_rows: list[dict], seeds: list[int], iteratio
     """What WGAN-GP's 25-Gaussian coverage curve says about the scale that would settle notebook 01's
     25-Gaussian claims: the iteration each seed first covers >= 20 of 25 modes (None: not within the
     curve), the coverage at the curve's end, and the `next_scale` text (every arm trained as long as
-    WGAN-GP needed; `at_base`: its coverage at the comparison's `iterations`)."""
+    WGAN-GP needed; `at_base`: its coverage at the comparison's `iterations`). Rows with a variant:
+    WGAN-GP's."""
+    coverage_rows = [r for r in coverage_rows if r.get("variant", "WGAN-GP") == "WGAN-GP"]
     reached = {s: next((r["iteration"] for r in coverage_rows if r["seed"] == s and r["modes_covered"] >= 20), None)
                for s in seeds}
     final = [r["modes_covered"] for r in coverage_rows if r["iteration"] == coverage_iterations]
     reach_text = ", ".join(f"seed {s}: {'not within ' + str(coverage_iterations) if v is None else v}"
                            for s, v in reached.items())
     if all(v is not None for v in reached.values()):  # every seed got there: that is the scale to compare at
-        settle = (f"all three variants trained for ≥ {max(reached.values())} generator iterations, by which every "
-                  f"seed of WGAN-GP has covered ≥ 20 of 25 modes ({curve_name}; {at_base:.1f} at {iterations}); "
-                  f"the paper: 100k (gan_toy.py)")
+        settle = (f"every variant compared after ≥ {max(reached.values())} generator iterations, by which every "
+                  f"seed of WGAN-GP has covered ≥ 20 of 25 modes ({curve_name}; {at_base:.1f} at {iterations}): "
+                  f"the claims at {coverage_iterations} iterations; the paper: 100k (gan_toy.py)")
     else:
-        settle = (f"all three variants trained for > {coverage_iterations} generator iterations: by then WGAN-GP alone "
-                  f"covers {pd.Series(final).mean():.1f} of 25 modes ({curve_name}), against {at_base:.1f} at "
+        settle = (f"every variant trained for > {coverage_iterations} generator iterations: by then WGAN-GP covers "
+                  f"{pd.Series(final).mean():.1f} of 25 modes ({curve_name}), against {at_base:.1f} at "
                   f"{iterations}; the paper: 100k (gan_toy.py)")
     return {"reached": reached, "final": final, "reach_text": reach_text, "settle": settle}
+
+
+def long_coverage_claims(coverage_rows: list[dict], last: int, source: str) -> list[dict]:
+    """Notebook 01's 25-Gaussian claims where every variant trained `last` generator iterations
+    (the coverage curves of `coverage_curve`; `source` names where they come from): WGAN-GP against
+    the GAN in modes reached, at equal generator iterations and at equal critic updates (the GAN
+    takes one discriminator step per generator step, WGAN-GP five), and against clipping in the
+    high-quality rate."""
+    from . import claims as C
+
+    rows = pd.DataFrame(coverage_rows)
+
+    def at(variant, column, **where):
+        r = rows[rows.variant == variant]
+        for k, v in where.items():
+            r = r[r[k] == v]
+        return r.sort_values("seed")[column].tolist()
+
+    paper = "GAN collapses; WGAN-GP covers all modes"
+    out = [C.compared_claim(
+        f"WGAN-GP reaches more modes than the GAN (25gaussians, {last:,} generator iterations; "
+        "our full-GAN experiment)",
+        paper, "modes reached of 25", ("WGAN-GP", at("WGAN-GP", "modes_reached", iteration=last)),
+        ("GAN", at("GAN", "modes_reached", iteration=last)), item="WGAN §1, WGAN-GP §5.1 (our experiment)",
+        digits=1, note=f"(within 3σ: WGAN-GP {C.mean_sd_text(at('WGAN-GP', 'modes_covered', iteration=last), 1)}, "
+                       f"GAN {C.mean_sd_text(at('GAN', 'modes_covered', iteration=last), 1)}; {source})")]
+    shared = set(at("WGAN-GP", "critic_updates")) & set(at("GAN", "critic_updates"))
+    if shared:  # the most critic updates both reached at a kept checkpoint
+        updates = max(shared)
+        gp_it = at("WGAN-GP", "iteration", critic_updates=updates)[0]
+        gan_it = at("GAN", "iteration", critic_updates=updates)[0]
+        out.append(C.compared_claim(
+            f"WGAN-GP reaches more modes than the GAN at equal critic updates (25gaussians, {updates:,} updates: "
+            f"WGAN-GP at {gp_it:,}, GAN at {gan_it:,} generator iterations)", paper, "modes reached of 25",
+            ("WGAN-GP", at("WGAN-GP", "modes_reached", critic_updates=updates)),
+            ("GAN", at("GAN", "modes_reached", critic_updates=updates)),
+            item="WGAN §1, WGAN-GP §5.1 (our experiment)", digits=1, note=f"({source})"))
+    out.append(C.compared_claim(
+        f"WGAN-GP fits the modes more tightly than clipping (25gaussians, {last:,} generator iterations, "
+        "high-quality rate)",
+        "clipping's critic ignores higher moments (Fig. 1a)", "share of samples within 3σ of a mode",
+        ("WGAN-GP", at("WGAN-GP", "high_quality_rate", iteration=last)),
+        ("clip", at("WGAN (clip)", "high_quality_rate", iteration=last)),
+        item="WGAN-GP Fig. 1(a), via full GAN trainings (our extra)", digits=3, note=f"({source})"))
+    return C.settle_with(out, "the paper's scale (gan_toy.py: 100k generator iterations, width 512) and more seeds")
