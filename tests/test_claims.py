@@ -137,6 +137,26 @@ def test_the_25_gaussian_coverage_curve_names_the_scale_that_would_settle_the_cl
     assert short["reached"][1] is None and "> 2000" in short["settle"] and "not within 2000" in short["reach_text"]
 
 
+def test_the_long_25_gaussian_claims_compare_at_the_last_iteration_and_at_equal_critic_updates():
+    from wgan_repro.experiments import long_coverage_claims
+
+    rows = []
+    for seed in range(3):
+        for it in (1000, 2000, 3000, 4000, 5000):
+            rows += [dict(variant="WGAN-GP", seed=seed, iteration=it, critic_updates=5 * it, modes_reached=20 + seed,
+                          modes_covered=15, high_quality_rate=0.5 + 0.01 * seed),
+                     dict(variant="GAN", seed=seed, iteration=it, critic_updates=it, modes_reached=3 + seed % 2,
+                          modes_covered=1, high_quality_rate=0.1),
+                     dict(variant="WGAN (clip)", seed=seed, iteration=it, critic_updates=5 * it, modes_reached=25,
+                          modes_covered=2, high_quality_rate=0.6 + 0.01 * seed)]
+    last, equal, tight = long_coverage_claims(rows, 5000, "the test")
+    assert "5,000 generator iterations" in last["claim"] and last["verdict"] == C.REPRODUCED
+    assert "WGAN-GP 21.0±1.0" in last["ours"] and "n = 3 vs 3" in last["ours"] and "the test)" in last["ours"]
+    # the GAN's 5,000 discriminator steps are WGAN-GP's first 1,000 generator iterations
+    assert "5,000 updates: WGAN-GP at 1,000, GAN at 5,000" in equal["claim"] and "(the test)" in equal["ours"]
+    assert tight["verdict"] == C.NOT_REPRODUCED and tight["next_scale"]  # clipping is tighter here
+
+
 def test_table2s_success_count_uses_the_exact_mcnemar_test_per_threshold():
     a = [True] * 7 + [False]          # WGAN-GP trained 7 of 8 architectures below the threshold
     b = [False] * 7 + [False]         # the GAN none: 7 discordant pairs, all one way, p = 2 * 0.5**7

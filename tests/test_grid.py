@@ -136,29 +136,51 @@ def test_pool_scores_each_run_where_it_trained_as_inprocess_would(tmp_path, monk
     assert a.kid.iloc[0] != a.kid.iloc[1]
 
 
-def test_a_coverage_measurement_applies_only_to_the_same_config_seeds_and_sample_count(tmp_path):
+def test_a_coverage_measurement_applies_only_to_the_same_configs_seeds_and_sample_count(tmp_path):
     import json
 
     from wgan_repro import experiments as E
 
-    ours = E.run_signature({**BASE, "seed": 0, "out_dir": "a"})
-    longer = E.run_signature({**BASE, "seed": 2, "iterations": 800, "checkpoint_every": 100, "out_dir": "b",
-                              "keep_checkpoints": True})
+    ours = {v: E.run_signature({**BASE, **kw, "seed": 0, "out_dir": "a"}) for v, kw in VARIANTS.items()}
+    longer = {v: E.run_signature({**BASE, **kw, "seed": 2, "iterations": 800, "checkpoint_every": 100, "out_dir": "b",
+                                  "keep_checkpoints": True}) for v, kw in VARIANTS.items()}
     assert ours == longer  # length, seed and place do not make a different run
 
-    rows = [dict(seed=s, iteration=i, modes_covered=s + i // 100) for s in (0, 1) for i in (100, 200)]
+    rows = [dict(variant=v, seed=s, iteration=i, modes_covered=s + i // 100) for v in VARIANTS for s in (0, 1)
+            for i in (100, 200)]
     path = tmp_path / "details.json"
 
-    def measured(run, n_eval=500):
-        path.write_text(json.dumps({"coverage_config": {"run": run, "n_eval": n_eval}, "coverage_25gaussians": rows}))
-        return E.coverage_measurement(path, ours, [0, 1], 500)
+    def measured(runs, n_eval=500, seeds=(0, 1)):
+        path.write_text(json.dumps({"coverage_config": {"runs": runs, "n_eval": n_eval}, "coverage_25gaussians": rows}))
+        return E.coverage_measurement(path, ours, list(seeds), 500)
 
     assert measured(longer) == (rows, "")
-    assert measured(E.run_signature({**BASE, "dim": 32}))[1].endswith("measured a different config (dim differ)")
+    assert measured(longer, seeds=[1])[0] == [r for r in rows if r["seed"] == 1]
+    other = {**longer, "WGAN-GP": E.run_signature({**BASE, "dim": 32})}
+    assert measured(other)[1].endswith("measured a different WGAN-GP config (dim differ)")
+    assert measured({"WGAN-GP": longer["WGAN-GP"]})[1].endswith("did not train WGAN (clip) longer")
     assert measured(longer, n_eval=2500)[0] is None
-    measured(longer)
-    assert E.coverage_measurement(path, ours, [0, 1, 2], 500)[1].endswith("no coverage curve for seeds [2]")
+    assert measured(longer, seeds=[0, 1, 2])[1].endswith("no WGAN-GP coverage curve for seeds [2]")
+    path.write_text(json.dumps({"coverage_config": {"run": longer["WGAN-GP"], "n_eval": 500},  # the older, GP-only form
+                                "coverage_25gaussians": rows}))
+    assert E.coverage_measurement(path, ours, [0, 1], 500)[0] is None
     assert E.coverage_measurement(tmp_path / "none.json", ours, [0], 500)[0] is None
+
+
+def test_coverage_curves_read_every_kept_checkpoint_with_its_critic_updates_and_clock(tmp_path):
+    from wgan_repro import experiments as E
+    from wgan_repro.metrics import mode_coverage, sample_generator
+    from wgan_repro.rundir import load_run
+
+    variants = {"WGAN-GP": {}, "GAN": dict(loss="gan-ns", gp_weight=0.0, n_critic=1)}
+    runs = R.run_grid({**BASE, "keep_checkpoints": True}, variants, [0], tmp_path, executor="inprocess", progress=False)
+    rows = E.coverage_curve(runs, 4, 8, 300)
+    assert [(r["variant"], r["iteration"], r["critic_updates"]) for r in rows] == [
+        ("WGAN-GP", 4, 8), ("WGAN-GP", 8, 16), ("GAN", 4, 4), ("GAN", 8, 8)]
+    assert all(r["wall_time"] > 0 for r in rows) and rows[0]["wall_time"] < rows[1]["wall_time"]
+    at4 = load_run(runs[("WGAN-GP", 0)].cfg, 4)  # the checkpoint itself, sampled as in the comparison
+    expected = mode_coverage(sample_generator(at4.generator, 300, seed=1000), "8gaussians")
+    assert rows[0]["modes_reached"] == expected.modes_reached
 
 
 def _free_port() -> int:
