@@ -170,6 +170,19 @@ def load_image_tensor(name: str, image_size: int, data_root=None, download: bool
 _LOADED: dict[str, torch.Tensor] = {}
 
 
+def labelled_digits(name: str, train: bool = True, data_root=None, download: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST / Fashion-MNIST with labels: uint8 images (N, 1, 28, 28) and int64 labels (N,) of the
+    training split (train) or the test split, from the checked, extracted files in the cache."""
+    if name not in _MNIST_CLASSES:
+        raise ValueError(f"dataset={name!r} is not allowed here: {' or '.join(_MNIST_CLASSES)}")
+    _load_mnist_like(name, resolve_data_root(data_root), download)  # checks and extracts both splits
+    from torchvision import datasets
+
+    split = getattr(datasets, _MNIST_CLASSES[name])(str(cache_dir() / "torchvision"), train=train, download=False)
+    return split.data.unsqueeze(1).contiguous(), split.targets.clone()
+
+
 class ImageFiles(torch.utils.data.Dataset):
     """Every image below a folder (recursively, sorted), as uint8 (C, S, S) centre-cropped squares."""
 

@@ -239,3 +239,15 @@ def long_coverage_claims(coverage_rows: list[dict], last: int, source: str) -> l
         ("clip", at("WGAN (clip)", "high_quality_rate", iteration=last)),
         item="WGAN-GP Fig. 1(a), via full GAN trainings (our extra)", digits=3, note=f"({source})"))
     return C.settle_with(out, "the paper's scale (gan_toy.py: 100k generator iterations, width 512) and more seeds")
+
+
+def class_scores(trained: dict[tuple[str, int], TrainResult], classifier, n: int) -> pd.DataFrame:
+    """How the digit classifier (`classifier.load_classifier`) reads n samples of every generator:
+    one row per (variant, seed) with the classes covered, the class entropy, the mean confidence and
+    the classifier score (`classifier.class_histogram`). Noise seeded by the run's seed (1000 + seed)."""
+    from .classifier import class_histogram
+    from .metrics import sample_generator
+
+    return pd.DataFrame([{"variant": name, "seed": seed,
+                          **class_histogram(classifier, sample_generator(r.generator, n, seed=1000 + seed))}
+                         for (name, seed), r in trained.items()])

@@ -247,7 +247,8 @@ def sync_readme(readme: Path = REPO / "README.md", blocks: dict[str, Path] | Non
 
 def prepare_data(profile: str | None = None, download: bool = False) -> dict:
     """The data stage: every image dataset a notebook of `profile` uses, at its size, converted
-    into the cache, and the reference features its scores need. Returns the manifest."""
+    into the cache, the reference features its scores need, and the digit classifier of a notebook
+    that reads samples with it (`n_classified`). Returns the manifest."""
     from .data import load_image_tensor
     from .fidelity import reference_features
 
@@ -267,4 +268,9 @@ def prepare_data(profile: str | None = None, download: bool = False) -> dict:
             ref = f"{params['dataset']}-train"
             feats = reference_features(ref, size, params["n_reference"])
             manifest[f"reference {ref} {size}px n={params['n_reference']}"] = {"features": list(feats.shape)}
+        if "n_classified" in params and params["dataset"] in ("mnist", "fashion-mnist"):
+            from .classifier import VERSION, load_classifier
+
+            accuracy = load_classifier(params["dataset"], download=download)[1]
+            manifest[f"classifier {params['dataset']}"] = {"version": VERSION, "test_accuracy": round(accuracy, 4)}
     return manifest
