@@ -62,10 +62,11 @@ def compare(variants: dict[str, dict], seeds: list[int], runs_dir: str | Path, s
 
 def score_runs(trained: dict[tuple[str, int], TrainResult], spec: ScoringSpec) -> pd.DataFrame:
     """FID/KID (and IS when possible) of every trained generator: one row per (variant, seed).
-    Read from the runs' score caches when the grid scored them."""
+    Read from the runs' score caches when the grid scored them; with checkpoint scoring
+    (spec.checkpoints), the last checkpoint's (the final generator)."""
     rows = []
     for (name, seed), r in trained.items():
-        (s,) = score_run(r.cfg, spec)
+        s = max(score_run(r.cfg, spec), key=lambda row: row["iteration"])
         rows.append({"variant": name, "seed": seed, "fid": s["fid"], "kid": s["kid_mean"], "kid_std": s["kid_std"],
                      "wall_time_s": r.history[-1]["wall_time"] if r.history else float("nan"),
                      "isc": s["isc_mean"], "isc_unavailable": s["isc_unavailable"]})
@@ -75,13 +76,14 @@ def score_runs(trained: dict[tuple[str, int], TrainResult], spec: ScoringSpec) -
 def score_checkpoints(run: TrainResult, spec: ScoringSpec, loss_key: str, window: int = 10) -> pd.DataFrame:
     """Every kept checkpoint's scores (KID, FID) next to the logged loss it should track,
     averaged over the `window` logged iterations before it, as the WGAN paper's curves are
-    smoothed (Figs. 3-4)."""
+    smoothed (Figs. 3-4), and the run's logged wall-clock seconds by then (WGAN-GP Fig. 3's x-axis)."""
     hist = pd.DataFrame(read_history(run.out_dir))
     rows = []
     for s in score_run(run.cfg, spec):
         recent = hist[hist.iteration < s["iteration"]].tail(window)
         rows.append({"iteration": s["iteration"], "kid": s["kid_mean"], "fid": s["fid"],
-                     loss_key: float(recent[loss_key].mean())})
+                     loss_key: float(recent[loss_key].mean()),
+                     "wall_time": float(recent.wall_time.iloc[-1]) if len(recent) else float("nan")})
     return pd.DataFrame(rows)
 
 
