@@ -227,3 +227,19 @@ def test_ray_executor_against_a_ray_start_head_gives_workers_the_drivers_data_ro
     untimed = [[{k: v for k, v in r.items() if k not in ("wall_time", "seconds_per_iteration")} for r in res.history]
                for res in (inproc[key], on_ray[key])]
     assert untimed[0] == untimed[1]
+
+
+def test_with_checkpoint_scoring_a_run_is_compared_by_its_final_generator_and_each_checkpoint_has_a_clock(
+        tmp_path, monkeypatch):
+    from wgan_repro import experiments as E
+
+    monkeypatch.setenv("WGAN_REPRO_OFFLINE", "1")
+    base = dict(dataset="mnist", image_size=28, arch="gp-dcgan", dim=4, loss="wgan", gp_weight=10.0, d_norm="none",
+                g_batchnorm=False, optimizer="adam", lr_g=1e-4, lr_d=1e-4, batch_size=8, n_critic=1, iterations=4,
+                sample_every=0, checkpoint_every=2, keep_checkpoints=True, log_every=1, dvclive=False)
+    final_only = E.scoring_spec("mnist-train", 28, n_samples=6, n_reference=6, isc=False)
+    every = E.scoring_spec("mnist-train", 28, n_samples=6, n_reference=6, isc=False, checkpoints=True)
+    runs = E.train_grid({"a": {}}, [0], tmp_path, every, base, executor="inprocess", progress=False)
+    assert E.score_runs(runs, every).kid.tolist() == E.score_runs(runs, final_only).kid.tolist()
+    ck = E.score_checkpoints(runs[("a", 0)], every, "wasserstein_estimate")
+    assert ck.iteration.tolist() == [2, 4] and ck.wall_time.iloc[0] < ck.wall_time.iloc[1]
