@@ -170,3 +170,18 @@ def test_table2s_success_count_uses_the_exact_mcnemar_test_per_threshold():
     assert C.success_count_claim("x", "y", ("A", "B"), {1.0: (b, a)})["verdict"] == C.NOT_REPRODUCED
     few = [True, False, False, False]
     assert C.success_count_claim("x", "y", ("A", "B"), {1.0: (few, [False] * 4)})["verdict"] == C.UNRESOLVED
+
+
+def test_an_arm_without_spread_is_still_tested_by_the_other_arms_variance_and_warns_nothing():
+    import warnings
+
+    from scipy import stats
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would land in a rendered notebook
+        c = C.compare_arms([25, 25, 25], [22, 23, 22])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = stats.ttest_ind([25, 25, 25], [22, 23, 22], equal_var=False).pvalue
+    assert c["p"] == pytest.approx(reference)
+    assert c["verdict"] == C.REPRODUCED and c["sd"][0] == 0
