@@ -39,6 +39,9 @@ def test_the_class_histogram_tells_ten_balanced_classes_from_a_collapse():
     assert collapsed["class_counts"][3] == 480 and collapsed["classes_covered"] == 1  # 7 holds 4% < 5%
     assert collapsed["class_entropy_bits"] < 0.25 and collapsed["classifier_score"] < 1.2
 
+    single = K.class_histogram(_ByFirstPixel(), _images([4] * 100))
+    assert single["class_entropy_bits"] == 0.0 and math.copysign(1.0, single["class_entropy_bits"]) == 1.0  # no "-0.00"
+
     unsure = K.class_histogram(_ByFirstPixel(margin=0.0), _images(list(range(10)) * 50))  # every class 1/10
     assert unsure["mean_confidence"] == pytest.approx(0.1) and unsure["classifier_score"] == pytest.approx(1.0)
 

@@ -78,7 +78,7 @@ def class_histogram(classifier: nn.Module, images: torch.Tensor, covered_share: 
     probs = predict(classifier, images)
     counts = torch.bincount(probs.argmax(1), minlength=probs.shape[1])
     share = counts.double() / len(probs)
-    entropy = -(share[share > 0] * share[share > 0].log2()).sum()
+    entropy = -(share[share > 0] * share[share > 0].log2()).sum() + 0.0  # + 0.0: one class gives 0, not -0
     marginal = probs.mean(0, keepdim=True)
     kl = (probs * (probs.clamp_min(1e-12).log() - marginal.clamp_min(1e-12).log())).sum(1).mean()
     return {"n": len(probs), "class_counts": counts.tolist(), "classes_covered": int((share >= covered_share).sum()),
