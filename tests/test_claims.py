@@ -128,8 +128,9 @@ def test_a_paired_comparison_matches_runs_by_position():
 def test_the_25_gaussian_coverage_curve_names_the_scale_that_would_settle_the_claim():
     from wgan_repro.experiments import coverage_verdict_scale
 
-    rows = [dict(seed=s, iteration=it, modes_covered=m) for s, curve in ((0, [5, 21, 24]), (1, [3, 12, 22]))
-            for it, m in zip((1000, 2000, 3000), curve)]
+    rows = [dict(variant="WGAN-GP", seed=s, iteration=it, modes_covered=m)
+            for s, curve in ((0, [5, 21, 24]), (1, [3, 12, 22])) for it, m in zip((1000, 2000, 3000), curve)]
+    rows += [dict(variant="GAN", seed=0, iteration=it, modes_covered=25) for it in (1000, 2000, 3000)]  # not read
     out = coverage_verdict_scale(rows, [0, 1], 1000, 3000, 4.0, "the curve")
     assert out["reached"] == {0: 2000, 1: 3000} and out["final"] == [24, 22]
     assert "≥ 3000 generator iterations" in out["settle"] and "4.0 at 1000" in out["settle"]

@@ -136,7 +136,7 @@ def coverage_curve(runs: dict[tuple[str, int], TrainResult], every: int, last: i
         for it in range(every, last + 1, every):
             run = load_run(r.cfg, it)
             cov = mode_coverage(sample_generator(run.generator, n_eval, seed=1000 + seed), r.cfg.dataset)
-            wall = max((h["wall_time"] for h in r.history if h["iteration"] <= it and "wall_time" in h), default=None)
+            wall = run.history[-1]["wall_time"] if run.history else None  # the last log before the checkpoint
             rows.append(dict(variant=name, seed=seed, iteration=it, wall_time=wall,
                              critic_updates=critic_steps_total(it, r.cfg.n_critic, r.cfg.critic_schedule),
                              **cov.as_dict()))
@@ -179,9 +179,8 @@ def coverage_verdict_scale(coverage_rows: list[dict], seeds: list[int], iteratio
     """What WGAN-GP's 25-Gaussian coverage curve says about the scale that would settle notebook 01's
     25-Gaussian claims: the iteration each seed first covers >= 20 of 25 modes (None: not within the
     curve), the coverage at the curve's end, and the `next_scale` text (every arm trained as long as
-    WGAN-GP needed; `at_base`: its coverage at the comparison's `iterations`). Rows with a variant:
-    WGAN-GP's."""
-    coverage_rows = [r for r in coverage_rows if r.get("variant", "WGAN-GP") == "WGAN-GP"]
+    WGAN-GP needed; `at_base`: its coverage at the comparison's `iterations`). Reads WGAN-GP's rows."""
+    coverage_rows = [r for r in coverage_rows if r["variant"] == "WGAN-GP"]
     reached = {s: next((r["iteration"] for r in coverage_rows if r["seed"] == s and r["modes_covered"] >= 20), None)
                for s in seeds}
     final = [r["modes_covered"] for r in coverage_rows if r["iteration"] == coverage_iterations]
