@@ -209,3 +209,14 @@ def test_a_heldout_split_logs_the_critic_on_unseen_images_without_changing_the_r
     with pytest.raises(Exception, match="train_size"):
         TrainConfig(**{**base, "train_size": 10**9, "heldout_size": 10}, out_dir=str(tmp_path / "c"))
         train(TrainConfig(**{**base, "train_size": 10**9, "heldout_size": 10, "out_dir": str(tmp_path / "c")}))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (the GPU machine, never CI)")
+def test_cuda_adam_checkpoint_and_resume(tmp_path):
+    # two defects a GPU run met first: the non-finite check stacked Adam's CPU step counts with CUDA
+    # tensors, and resuming set the CPU RNG from a state mapped onto the GPU
+    cfg = tiny_toy_config(tmp_path, iterations=4, checkpoint_every=2, device="cuda", optimizer="adam")
+    train(cfg)
+    resumed = train(tiny_toy_config(tmp_path, iterations=8, checkpoint_every=2, device="cuda", optimizer="adam",
+                                    resume=True))
+    assert [row["iteration"] for row in resumed.history][-1] == 7

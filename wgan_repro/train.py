@@ -79,7 +79,7 @@ def _first_non_finite(generator: nn.Module, critic: nn.Module, *optimizers) -> s
     named = [(n, t) for n, t in named if t.is_floating_point()]
     if not named:
         return None
-    ok = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu()
+    ok = torch.stack([torch.isfinite(t).all().cpu() for _, t in named])  # Adam keeps its step count on the CPU
     return None if bool(ok.all()) else named[int((~ok).nonzero()[0])][0]
 
 
@@ -151,9 +151,9 @@ class _Nets:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.stream.load_state_dict(state["stream"])
-        torch.set_rng_state(state["rng_cpu"])
+        torch.set_rng_state(state["rng_cpu"].cpu())  # the checkpoint may be mapped onto the GPU
         if self.device.type == "cuda" and state.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
+            torch.cuda.set_rng_state(state["rng_cuda"].cpu(), self.device)
         return state["iteration"]
 
     def state(self, done: int) -> dict:
