@@ -1,0 +1,114 @@
+"""GPU: WGAN-GP Fig. 3's four arms (notebook 03's `experiments.fig3_arms`) at the paper profile's
+settings (gan_cifar.py's DCGAN, DIM 64, CIFAR-10, batch 64, the profile's 100k iterations), trained
+as K worker processes sharing one GPU for a fixed wall-clock budget. A device lease is shorter than
+a paper run: at the deadline every run finishes its iteration, checkpoints and stops, so each run
+records the iterations it reached; no run here is a finished paper run.
+
+Writes under --out (for CPU scoring by benchmarks/score_paper_03.py, which needs the Inception
+weights that do not travel to the GPU machine):
+- runs.json: per run its arm, seed, config, iterations reached, wall-clock, kept checkpoints;
+- generators-<k>.pt: generator weights at the kept checkpoints named by --send (two per file,
+  under the device tool's 16 MiB per file), weights-only tensors;
+- histories.csv: every logged row of every run (W estimate, losses, wall_time).
+
+    python benchmarks/gpu_paper_03.py --seconds 330 --seeds 0 1 2 --per-gpu 12 --out OUT
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from wgan_repro import experiments as E  # noqa: E402
+from wgan_repro.grid import grid_configs, run_grid  # noqa: E402
+from wgan_repro.rundir import kept_checkpoints, read_checkpoint, read_history  # noqa: E402
+
+
+class Deadline(Exception):
+    pass
+
+
+def paper_scale() -> tuple[dict, str]:
+    paper = yaml.safe_load(open(Path(__file__).resolve().parent.parent / "params.yaml"))["profiles"]["paper"]
+    p = paper["clipping_vs_gp"]
+    scale = dict(dataset=p["dataset"], image_size=p["image_size"], dim=p["dim"], iterations=p["iterations"],
+                 log_every=p["log_every"], sample_every=1000)
+    return scale, p["critic_schedule"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, required=True, help="wall-clock budget for training")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--per-gpu", type=int, default=12)
+    ap.add_argument("--checkpoint-every", type=int, default=1000)
+    ap.add_argument("--runs", default="runs/paper_03_gpu")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--dim", type=int, default=None, help="only for a CPU smoke test of this script")
+    ap.add_argument("--workers", type=int, default=None, help="only for a CPU smoke test (one per run)")
+    args = ap.parse_args()
+    scale, schedule = paper_scale()
+    if args.dim:
+        scale["dim"] = args.dim
+    arms = E.fig3_arms({**scale, "device": args.device}, schedule, all_arms=True,
+                       checkpoint_every=args.checkpoint_every)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def stop(signum, frame):
+        raise Deadline()
+
+    signal.signal(signal.SIGALRM, stop)
+    signal.alarm(int(args.seconds))
+    t0 = time.time()
+    try:
+        run_grid({}, arms, args.seeds, args.runs, executor="pool", per_gpu=args.per_gpu, workers=args.workers,
+                 progress=False, desc="fig3")
+        signal.alarm(0)
+    except Deadline:
+        print(f"deadline after {time.time() - t0:.0f} s: each run checkpointed at the end of its iteration", flush=True)
+    runs, hist = [], []
+    for (arm, seed), cfg in grid_configs({}, arms, args.seeds, args.runs).items():
+        if not (Path(cfg.out_dir) / "checkpoints" / "last.pt").is_file():
+            print(f"{arm} seed {seed}: never started", flush=True)
+            continue
+        last = read_checkpoint(Path(cfg.out_dir) / "checkpoints" / "last.pt")
+        h = pd.DataFrame(read_history(cfg.out_dir))
+        hist.append(h.assign(variant=arm, seed=seed))
+        runs.append({"variant": arm, "seed": seed, "out_dir": cfg.out_dir, "config": cfg.to_dict(),
+                     "iterations_reached": int(last["iteration"]), "iterations_configured": cfg.iterations,
+                     "wall_time_s": float(h.wall_time.iloc[-1]) if len(h) else None,
+                     "kept": [int(p.stem.split("_")[1]) for p in kept_checkpoints(cfg.out_dir)]})
+    if hist:
+        pd.concat(hist, ignore_index=True).to_csv(out / "histories.csv", index=False)
+    common = sorted(set.intersection(*(set(r["kept"]) for r in runs))) if runs else []
+    meta = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+            "torch": torch.__version__, "per_gpu": args.per_gpu, "seconds": args.seconds, "seeds": args.seeds,
+            "common_checkpoints": common, "runs": runs}
+    (out / "runs.json").write_text(json.dumps(meta, indent=1))
+    # generator weights at the newest common checkpoint, then at the one nearest half of it: two per file
+    send = [common[-1], min(common[:-1], key=lambda c: abs(c - common[-1] / 2))] if len(common) > 1 else common
+    meta["sent_checkpoints"] = send
+    (out / "runs.json").write_text(json.dumps(meta, indent=1))
+    items = [(it, r) for it in send for r in runs]
+    for k in range(0, len(items), 2):
+        pack = {}
+        for it, r in items[k:k + 2]:
+            state = read_checkpoint(Path(r["out_dir"]) / "checkpoints" / f"ckpt_{it:06d}.pt")
+            pack[f"{r['variant']}|{r['seed']}|{it}"] = state["generator"]
+        torch.save(pack, out / f"generators-{k // 2:02d}.pt")
+    print(json.dumps({r["variant"] + f" s{r['seed']}": r["iterations_reached"] for r in runs}), flush=True)
+    print(f"common kept checkpoints: {common}; {len(items)} generators in {(len(items) + 1) // 2} files", flush=True)
+
+
+if __name__ == "__main__":
+    main()
