@@ -243,3 +243,30 @@ def test_with_checkpoint_scoring_a_run_is_compared_by_its_final_generator_and_ea
     assert E.score_runs(runs, every).kid.tolist() == E.score_runs(runs, final_only).kid.tolist()
     ck = E.score_checkpoints(runs[("a", 0)], every, "wasserstein_estimate")
     assert ck.iteration.tolist() == [2, 4] and ck.wall_time.iloc[0] < ck.wall_time.iloc[1]
+
+
+def test_runs_per_gpu_reads_the_environment_and_refuses_nonsense(monkeypatch):
+    from wgan_repro.config import ConfigError
+    from wgan_repro.grid import runs_per_gpu
+
+    monkeypatch.delenv("WGAN_REPRO_PER_GPU", raising=False)
+    assert runs_per_gpu() == 4 and runs_per_gpu(12) == 12
+    monkeypatch.setenv("WGAN_REPRO_PER_GPU", "8")
+    assert runs_per_gpu() == 8 and runs_per_gpu(2) == 2  # an argument wins over the environment
+    for bad in ("0", "two", "2.5"):
+        monkeypatch.setenv("WGAN_REPRO_PER_GPU", bad)
+        with pytest.raises(ConfigError, match=f"WGAN_REPRO_PER_GPU='{bad}' is not allowed: a whole number"):
+            runs_per_gpu()
+    with pytest.raises(ConfigError, match="per_gpu=2.5 is not allowed"):
+        runs_per_gpu(2.5)
+
+
+def test_seeds_of_gives_a_variant_its_own_seeds(tmp_path):
+    arm = dict(dataset="8gaussians", arch="toy", dim=8, iterations=2, gp_weight=10.0, d_norm="none")
+    variants = {"arm": arm, "control": {**arm, "lr_d": 1e-3}}
+    configs = R.grid_configs({}, variants, [0, 1, 2], tmp_path, seeds_of={"control": [0]})
+    assert list(configs) == [("arm", 0), ("arm", 1), ("arm", 2), ("control", 0)]
+    with pytest.raises(ConfigError, match="seeds_of='ctrl' is not allowed: it names no variant"):
+        R.grid_configs({}, variants, [0], tmp_path, seeds_of={"ctrl": [0]})
+    with pytest.raises(ConfigError, match=r"seeds_of\['control'\]=\[0, 0\] is not allowed"):
+        R.grid_configs({}, variants, [0], tmp_path, seeds_of={"control": [0, 0]})

@@ -11,7 +11,7 @@ Executors (all train into those folders; results are then read back from disk, s
 identical whichever executor ran them: every CPU run uses one thread):
 - 'inprocess': one run after another in this process;
 - 'pool': long-lived worker processes (one thread each on CPU; on GPUs, workers are spread
-  over the visible devices, `per_gpu` on each);
+  over the visible devices, `per_gpu` on each: $WGAN_REPRO_PER_GPU, else 4);
 - 'ray': Ray tasks (`pip install -e '.[ray]'`; address from `ray_address` or $RAY_ADDRESS,
   else a local Ray; fractional GPUs so several small GANs share a device);
 - 'auto' (default, or $WGAN_REPRO_EXECUTOR): 'pool' when two or more non-trivial runs are
@@ -70,12 +70,20 @@ def slug(name: str) -> str:
 
 
 def grid_configs(base: dict, variants: dict[str, dict], seeds: list[int], out_root: str | Path,
-                 progress: bool = False) -> dict[tuple[str, int], TrainConfig]:
-    """Every (variant, seed) config, validated before any work starts, each in its keyed folder."""
+                 progress: bool = False, seeds_of: dict[str, list[int]] | None = None
+                 ) -> dict[tuple[str, int], TrainConfig]:
+    """Every (variant, seed) config, validated before any work starts, each in its keyed folder.
+    seeds_of: variants that run other seeds than `seeds` (a control shown beside the arms, say)."""
     check_seeds(seeds)
+    seeds_of = seeds_of or {}
+    unknown = sorted(set(seeds_of) - set(variants))
+    if unknown:
+        raise ConfigError(f"seeds_of={unknown[0]!r} is not allowed: it names no variant ({', '.join(variants)})")
+    for name, own in seeds_of.items():
+        check_seeds(own, f"seeds_of[{name!r}]")
     configs = {}
     for name, overrides in variants.items():
-        for seed in seeds:
+        for seed in seeds_of.get(name, seeds):
             # DVCLive off unless asked: the pipeline's plots read results/*/curves.csv, not runs/*/dvclive
             values = {"dvclive": False, **base, **overrides, "seed": seed, "progress": progress, "resume": True}
             cfg = config_from_dict({**values, "out_dir": "-"})
@@ -163,6 +171,21 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=watchdog, daemon=True, name="parent-watchdog").start()
 
 
+def runs_per_gpu(per_gpu: int | None = None) -> int:
+    """Runs sharing one GPU: `per_gpu`, else $WGAN_REPRO_PER_GPU, else 4. Measured on an H100 with 03's
+    DIM-64 WGAN-GP (benchmarks/gpu_k_runs.py): 4 runs give 2.9 x one run's throughput, 12 give 4.1 x
+    at a third of the speed each."""
+    raw = per_gpu if per_gpu is not None else os.environ.get("WGAN_REPRO_PER_GPU", "4")
+    try:
+        n = int(raw)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        field = "per_gpu" if per_gpu is not None else "WGAN_REPRO_PER_GPU"
+        raise ConfigError(f"{field}={raw!r} is not allowed: a whole number of runs per GPU, 1 or more")
+    return n
+
+
 def _devices() -> list[str]:
     return [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
 
@@ -194,19 +217,21 @@ def longest_first(pending: list[TrainConfig]) -> list[TrainConfig]:
 
 
 def run_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: str | Path,
-             executor: str = "auto", workers: int | None = None, per_gpu: int = 2,
+             executor: str = "auto", workers: int | None = None, per_gpu: int | None = None,
              ray_address: str | None = None, progress: bool = True, desc: str = "runs",
-             scoring: ScoringSpec | None = None) -> dict:
+             scoring: ScoringSpec | None = None, seeds_of: dict[str, list[int]] | None = None) -> dict:
     """Train every (variant, seed) not finished yet, then load them all:
     {(variant, seed): TrainResult}, in the order of `variants` and `seeds`.
 
     scoring: each run is also scored where it trained, right after training, while other
     workers still train; the scores are cached in its folder (`score_run`).
+    seeds_of: variants that run other seeds than `seeds`, in the same pool (`grid_configs`).
     Progress: a bar in the notebook, and one line per finished run on the process's console.
     """
     from tqdm.auto import tqdm
 
-    configs = grid_configs(base, variants, seeds, out_root)
+    configs = grid_configs(base, variants, seeds, out_root, seeds_of=seeds_of)
+    per_gpu = runs_per_gpu(per_gpu)
     pending = [c for c in configs.values() if not finished(c) or (scoring and not score_cached(c, scoring))]
     kind = choose_executor(executor, pending)
     if kind != "inprocess":
@@ -249,7 +274,7 @@ def _run_inprocess(pending, advance, scoring=None, **_):
         advance()
 
 
-def _run_pool(pending, advance, workers=None, per_gpu=2, scoring=None, **_):
+def _run_pool(pending, advance, workers=None, per_gpu=4, scoring=None, **_):
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -307,7 +332,7 @@ def _sees(path: str, token: str) -> bool:
         return False
 
 
-def _run_ray(pending, advance, ray_address=None, per_gpu=2, scoring=None, **_):
+def _run_ray(pending, advance, ray_address=None, per_gpu=4, scoring=None, **_):
     try:
         import ray
     except ImportError as e:
