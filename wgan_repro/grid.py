@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from .config import OUTSIDE_KEY, ConfigError, TrainConfig, fields_with
-from .device import cpu_threads, resolve_device
+from .device import cpu_threads, resolve_device, runs_per_gpu
 from .fidelity import ScoringSpec, score, score_key
 from .files import file_sha256, read_verified_text, write_verified_text
 from .presets import config_from_dict
@@ -169,21 +169,6 @@ def _worker_init(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watchdog, daemon=True, name="parent-watchdog").start()
-
-
-def runs_per_gpu(per_gpu: int | None = None) -> int:
-    """Runs sharing one GPU: `per_gpu`, else $WGAN_REPRO_PER_GPU, else 4. Measured on an H100 with 03's
-    DIM-64 WGAN-GP (benchmarks/gpu_k_runs.py): 4 runs give 2.9 x one run's throughput, 12 give 4.1 x
-    at a third of the speed each."""
-    raw = per_gpu if per_gpu is not None else os.environ.get("WGAN_REPRO_PER_GPU", "4")
-    try:
-        n = int(raw)
-    except (TypeError, ValueError):
-        n = 0
-    if n < 1 or isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-        field = "per_gpu" if per_gpu is not None else "WGAN_REPRO_PER_GPU"
-        raise ConfigError(f"{field}={raw!r} is not allowed: a whole number of runs per GPU, 1 or more")
-    return n
 
 
 def _devices() -> list[str]:
