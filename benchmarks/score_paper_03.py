@@ -99,6 +99,9 @@ def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: lis
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    # the counts the scores were computed with (a --rewrite reads them from checkpoints.csv, not the flags)
+    args.n_samples, args.n_reference = int(ck.n_samples.max()), int(ck.n_reference.max())
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
     ck.to_csv(out / "checkpoints.csv", index=False)
