@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from wgan_repro import experiments as E  # noqa: E402
 from wgan_repro.grid import grid_configs, run_grid  # noqa: E402
+from wgan_repro.pipeline import notebook_parameters  # noqa: E402
 from wgan_repro.rundir import kept_checkpoints, read_checkpoint, read_history  # noqa: E402
 
 
@@ -37,8 +37,8 @@ class Deadline(Exception):
 
 
 def paper_scale() -> tuple[dict, str]:
-    paper = yaml.safe_load(open(Path(__file__).resolve().parent.parent / "params.yaml"))["profiles"]["paper"]
-    p = paper["clipping_vs_gp"]
+    """Notebook 03's paper-profile parameters (params.yaml, as the pipeline resolves them)."""
+    p = notebook_parameters("03_clipping_vs_gp", "paper")
     scale = dict(dataset=p["dataset"], image_size=p["image_size"], dim=p["dim"], iterations=p["iterations"],
                  log_every=p["log_every"], sample_every=1000)
     return scale, p["critic_schedule"]

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import matplotlib
-import numpy as np
 import pandas as pd
 import torch
 
@@ -191,5 +190,4 @@ def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: lis
 
 if __name__ == "__main__":
     matplotlib.use("Agg")  # a script, not library code: no display here
-    np.set_printoptions(precision=4)
     main()

@@ -247,7 +247,7 @@ def test_with_checkpoint_scoring_a_run_is_compared_by_its_final_generator_and_ea
 
 def test_runs_per_gpu_reads_the_environment_and_refuses_nonsense(monkeypatch):
     from wgan_repro.config import ConfigError
-    from wgan_repro.grid import runs_per_gpu
+    from wgan_repro.device import runs_per_gpu
 
     monkeypatch.delenv("WGAN_REPRO_PER_GPU", raising=False)
     assert runs_per_gpu() == 4 and runs_per_gpu(12) == 12

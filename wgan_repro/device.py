@@ -56,10 +56,10 @@ def runs_per_gpu(per_gpu: int | None = None) -> int:
     at a third of the speed each."""
     raw = per_gpu if per_gpu is not None else os.environ.get("WGAN_REPRO_PER_GPU", "4")
     try:
-        n = int(raw)
-    except (TypeError, ValueError):
+        n = int(str(raw))  # via str: 2.5, "2.5" and True are refused, not truncated
+    except ValueError:
         n = 0
-    if n < 1 or isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+    if n < 1:
         field = "per_gpu" if per_gpu is not None else "WGAN_REPRO_PER_GPU"
         raise ConfigError(f"{field}={raw!r} is not allowed: a whole number of runs per GPU, 1 or more")
     return n

@@ -253,13 +253,13 @@ class _ConsoleProgress:
               file=sys.__stderr__, flush=True)
 
 
-def _run_inprocess(pending, advance, scoring=None, **_):
+def _run_inprocess(pending, advance, *, scoring=None, **_):
     for cfg in pending:
         _train_one(cfg.to_dict(), scoring)
         advance()
 
 
-def _run_pool(pending, advance, workers=None, per_gpu=4, scoring=None, **_):
+def _run_pool(pending, advance, *, per_gpu: int, workers=None, scoring=None, **_):
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -317,7 +317,7 @@ def _sees(path: str, token: str) -> bool:
         return False
 
 
-def _run_ray(pending, advance, ray_address=None, per_gpu=4, scoring=None, **_):
+def _run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None, **_):
     try:
         import ray
     except ImportError as e:
