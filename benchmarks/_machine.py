@@ -26,8 +26,8 @@ def machine() -> dict:
     return info
 
 
-def report(name: str, rows: list[dict], notes: str = "") -> None:
-    """Print a table and keep it in benchmarks/results/<name>.json."""
+def report(name: str, rows: list[dict], notes: str = "", results: Path | None = None) -> None:
+    """Print a table and keep it in `results` (default benchmarks/results)/<name>.json."""
     m = machine()
     print(f"# {name}: {m['date']}, {m['cpu']}, {m['cores']} cores"
           + (f", {m['gpu']}" if "gpu" in m else "") + f", torch {m['torch']}")
@@ -37,5 +37,6 @@ def report(name: str, rows: list[dict], notes: str = "") -> None:
     print(" | ".join(keys))
     for r in rows:
         print(" | ".join(f"{r.get(k):.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": m, "notes": notes, "rows": rows}, indent=2) + "\n")
+    results = results or RESULTS
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{name}.json").write_text(json.dumps({"machine": m, "notes": notes, "rows": rows}, indent=2) + "\n")

