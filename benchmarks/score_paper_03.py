@@ -291,8 +291,8 @@ def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: lis
         ax.set_ylabel("KID ×1e3 (lower is better)")
     fig.suptitle(f"WGAN-GP Fig. 3's four arms on a GPU, first {at:,} of {configured // 1000}k iterations "
                  f"(left: mean ± sd over {len(meta['seeds'])} seeds; right: one line per seed"
-                 + (", DCGAN's last point at GP's wall-clock" if any("dcgan_at_gp_wall_clock" in x
-                                                                      for x in meta["leases"]) else "") + ")", y=1.02)
+                 + "".join(f"; DCGAN seeds {x['seeds']}: last point at GP's wall-clock" for x in meta["leases"]
+                           if "dcgan_at_gp_wall_clock" in x) + ")", y=1.02)
     fig.savefig(out / "figures" / "kid_vs_iterations_and_time.png", dpi=110, bbox_inches="tight")
     # the same fixed noise from each arm's seed-0 generator at the last scored iteration
     fig, axes = plt.subplots(1, len(ARMS), figsize=(5 * len(ARMS), 5))
