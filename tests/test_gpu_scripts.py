@@ -1,0 +1,66 @@
+"""The GPU evidence's decision code (benchmarks/score_paper_03.py, gpu_paper_03.py), checked against
+the committed results/paper/03_clipping_vs_gp/ files: its verdicts follow from its score table."""
+import importlib.util
+import json
+from argparse import Namespace
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO
+from wgan_repro import claims as C
+
+PAPER_03 = REPO / "results" / "paper" / "03_clipping_vs_gp"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_gpu_verdicts_follow_from_the_committed_scores():
+    score = _script("score_paper_03")
+    details = json.loads((PAPER_03 / "details.json").read_text())
+    ck = pd.read_csv(PAPER_03 / "checkpoints.csv")
+    at = max(details["scored_at_iterations"])
+    args = Namespace(n_samples=details["n_samples"], n_reference=details["n_reference"])
+    claims = score.fig3_claims(ck, at, 100_000, args, details["leases"])
+    assert [c["claim"] for c in claims] == [c["claim"] for c in details["claims"]]
+    for ours, committed in zip(claims, details["claims"]):
+        assert ours["verdict"] == committed["verdict"]
+        assert ours["stats"]["p"] == pytest.approx(committed["stats"]["p"], rel=1e-9)
+    # every look's verdicts, and the boundary that every pooled "reproduced" passed
+    for look in details["claims_earlier_looks"]:
+        seen = ck[ck.seed.isin(look["seeds"])]
+        again = score.fig3_claims(seen, at, 100_000, args, details["leases"][:look["leases"]])
+        assert [c["verdict"] for c in again] == [c["verdict"] for c in look["claims"]]
+    assert details["pocock_boundary"] == score.POCOCK[len(details["leases"])]
+
+
+def test_equal_wall_clock_claim_compares_dcgan_at_gp_time_on_that_lease_only():
+    score = _script("score_paper_03")
+    lease = {"seeds": [6, 7], "dcgan_at_gp_wall_clock": {"gp_iteration": 20, "gp_mean_wall_clock_s": 9.0,
+                                                          "checkpoints": {"6": 50, "7": 40}}}
+    rows = [("WGAN-GP", 6, 20, 0.30), ("WGAN-GP", 7, 20, 0.32), ("DCGAN", 6, 50, 0.10), ("DCGAN", 7, 40, 0.12),
+            ("DCGAN", 6, 20, 0.90), ("DCGAN", 7, 20, 0.95), ("WGAN-GP", 0, 20, 0.01)]  # not that lease's picks
+    ck = pd.DataFrame(rows, columns=["variant", "seed", "iteration", "kid"]).assign(wall_time=1.0)
+    (claim,) = score.equal_wall_clock_claims(ck, [{"seeds": [0]}, lease], "item")
+    assert claim["stats"]["n"] == [2, 2]
+    assert claim["stats"]["mean"] == pytest.approx([0.11, 0.31])
+    assert claim["verdict"] == C.REPRODUCED
+    assert score.equal_wall_clock_claims(ck, [{"seeds": [0]}], "item") == []
+
+
+def test_dcgan_checkpoint_chosen_within_gp_mean_wall_clock():
+    gpu = _script("gpu_paper_03")
+    hist = pd.DataFrame(
+        [("WGAN-GP", 1, i, 10.0 * i) for i in range(0, 30, 5)] + [("WGAN-GP", 2, i, 12.0 * i) for i in range(0, 30, 5)]
+        + [("DCGAN", 1, i, 1.0 * i) for i in range(0, 400, 5)], columns=["variant", "seed", "iteration", "wall_time"])
+    runs = [{"variant": "WGAN-GP", "seed": 1, "kept": [10, 20]}, {"variant": "WGAN-GP", "seed": 2, "kept": [10, 20]},
+            {"variant": "DCGAN", "seed": 1, "kept": list(range(100, 401, 100))}]
+    picked = gpu.dcgan_at_gp_wall_clock(runs, hist, 20)
+    # GP reached 20 (its last row before it, 15) after 150 and 180 s: mean 165; DCGAN's row before 200 is at 195 s
+    assert picked["gp_mean_wall_clock_s"] == pytest.approx(165.0)
+    assert picked["checkpoints"] == {"1": 100}
