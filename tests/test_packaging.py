@@ -139,3 +139,17 @@ def test_dvc_plots_draw_one_line_per_variant():
         assert spec["template"] == "variants", path
         header = next(csv.reader(open(REPO / path)))
         assert spec["x"] in header and spec["y"] in header, path
+
+
+def test_frozen_stages_have_committed_results_and_are_documented():
+    """A frozen stage is never run by `dvc repro`: its outputs must be in git, and README must say how to re-run it."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    frozen = {name for name, stage in stages.items() if stage.get("frozen")}
+    assert frozen == {"generator_architectures", "random_architectures"}
+    readme = (REPO / "README.md").read_text()
+    for name in frozen:
+        assert f"dvc unfreeze {name}" in readme, name
+        for kind in ("outs", "metrics"):
+            for entry in stages[name].get(kind, []):
+                (path, _), = entry.items()
+                assert (REPO / path).exists(), (name, path)

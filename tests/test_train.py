@@ -164,6 +164,23 @@ def test_checkpoint_guard_never_writes_non_finite_weights(tmp_path):
     assert not (Path(cfg.out_dir) / "checkpoints" / "last.pt").exists()
 
 
+def test_first_non_finite_names_the_first_poisoned_tensor_in_checkpoint_order():
+    from torch import nn
+
+    from wgan_repro.train import _first_non_finite
+
+    g, d = nn.Linear(2, 2), nn.Linear(2, 1)
+    opt = torch.optim.Adam(d.parameters())
+    d(torch.ones(1, 2)).sum().backward()
+    opt.step()
+    assert _first_non_finite(g, d, opt) is None
+    next(iter(opt.state.values()))["exp_avg"].fill_(float("inf"))
+    assert _first_non_finite(g, d, opt).startswith("optimizer 0 state")
+    with torch.no_grad():
+        d.bias.fill_(float("nan"))
+    assert _first_non_finite(g, d, opt) == "critic.bias"
+
+
 def test_huge_penalty_with_inf_adam_state_is_caught(tmp_path):
     # issue 9.3: gp_weight=1e30 freezes the critic and fills Adam's state with inf
     cfg = tiny_toy_config(tmp_path, gp_weight=1e30, iterations=4, checkpoint_every=2, log_every=100)

@@ -47,7 +47,7 @@ def cpu_threads(n: int):
         torch.set_num_threads(before)
 
 
-__all__ = ["available_memory", "cpu_threads", "resolve_device"]
+__all__ = ["available_memory", "cpu_threads", "resolve_device", "runs_per_gpu"]
 
 
 def runs_per_gpu(per_gpu: int | None = None) -> int:

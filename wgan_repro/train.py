@@ -70,7 +70,7 @@ def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer
 
 
 def _first_non_finite(generator: nn.Module, critic: nn.Module, *optimizers) -> str | None:
-    """Name of the first weight or optimiser-state tensor holding NaN/inf (one sync for all)."""
+    """Name of the first weight or optimiser-state tensor holding NaN/inf (one sync per device)."""
     named = [(f"generator.{n}", t) for n, t in generator.state_dict().items()]
     named += [(f"critic.{n}", t) for n, t in critic.state_dict().items()]
     for k, opt in enumerate(optimizers):
@@ -79,8 +79,12 @@ def _first_non_finite(generator: nn.Module, critic: nn.Module, *optimizers) -> s
     named = [(n, t) for n, t in named if t.is_floating_point()]
     if not named:
         return None
-    ok = torch.stack([torch.isfinite(t).all().cpu() for _, t in named])  # Adam keeps its step count on the CPU
-    return None if bool(ok.all()) else named[int((~ok).nonzero()[0])][0]
+    ok = [True] * len(named)
+    for device in {t.device for _, t in named}:  # Adam keeps its step count on the CPU
+        where = [i for i, (_, t) in enumerate(named) if t.device == device]
+        for i, finite in zip(where, torch.stack([torch.isfinite(named[i][1]).all() for i in where]).tolist()):
+            ok[i] = finite
+    return next((name for (name, _), finite in zip(named, ok) if not finite), None)
 
 
 def _grad_norm(module: nn.Module) -> float:
