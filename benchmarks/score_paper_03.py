@@ -282,11 +282,10 @@ def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: lis
                "n_samples": args.n_samples, "n_reference": args.n_reference, "sample_seed": 0,
                **C.summarize(ck[ck.iteration == at], "variant", ["kid", "fid", "wall_time"]), "claims": claims,
                "leases": meta["leases"], "pocock_boundary": POCOCK[looks], "claims_earlier_looks": earlier,
-               "command": "python benchmarks/gpu_paper_03.py on each GPU lease (lease 1: seeds 0-2, "
-                          "--seconds 260, then 150 resumed; lease 2: seeds 3-5, --seconds 400; lease 3: seeds 6-8, "
-                          "--seconds 400, scored there with --scores-only --device cuda) ; "
-                          "python benchmarks/score_paper_03.py --lease SEG1 SEG2 --lease LEASE2-SEG1 "
-                          f"--lease LEASE3-SEG1 --n-samples {args.n_samples} --n-reference {args.n_reference}"}
+               "command": "python benchmarks/gpu_paper_03.py on each GPU lease (each lease's commands and seconds: "
+                          "gpu_log*.txt) ; python benchmarks/score_paper_03.py "
+                          + " ".join("--lease " + " ".join(x["segments"]) for x in meta["leases"])
+                          + f" --n-samples {args.n_samples} --n-reference {args.n_reference}"}
     headline = {f"kid_{key}": get(arm).kid.mean() * 1e3 for key, arm in
                 (("gp", "WGAN-GP"), ("clip", "WGAN (clip)"), ("gp_rmsprop", "WGAN-GP (RMSProp)"), ("dcgan", "DCGAN"))}
     C.write_metrics(out, details, {"iteration": at, **headline})
