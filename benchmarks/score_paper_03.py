@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_paper_03 import wall_clock_at  # noqa: E402
 from wgan_repro import claims as C, fidelity, plots  # noqa: E402
+from wgan_repro.looks import POCOCK  # noqa: E402
 from wgan_repro.config import TrainConfig  # noqa: E402
 from wgan_repro.metrics import sample_generator  # noqa: E402
 from wgan_repro.models import build_generator  # noqa: E402
@@ -247,7 +248,6 @@ def equal_wall_clock_claims(ck: pd.DataFrame, leases: list[dict], item: str) -> 
 
 
 # Pocock's (1977) per-look boundary for an overall two-sided 5% with K equally spaced looks
-POCOCK = {1: 0.05, 2: 0.0294, 3: 0.0221, 4: 0.0182, 5: 0.0158}
 
 
 def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: list[dict], args) -> None:

@@ -34,11 +34,19 @@ def test_the_injected_parameters_show_repository_paths(tmp_path):
     cell = nbformat.v4.new_code_cell('out_dir = "/tmp/.render-00-123-x/00"\nruns_dir = "/home/me/repo/runs/00"')
     cell.metadata["tags"] = ["injected-parameters"]
     nb.cells = [cell]
+    nb.metadata["papermill"] = {"input_path": "/home/me/repo/notebooks/00.ipynb",
+                                "output_path": "/tmp/.render-00-123-x/00/00.ipynb",
+                                "parameters": {"out_dir": "/tmp/.render-00-123-x/00", "seeds": [0]}}
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
-    relative_paths(path, {"/tmp/.render-00-123-x/00": "results/00", "/home/me/repo/runs/00": "runs/00"})
-    src = nbformat.read(path, as_version=4).cells[0].source
+    relative_paths(path, {"/tmp/.render-00-123-x/00": "results/00", "/home/me/repo/runs/00": "runs/00",
+                          "/home/me/repo/notebooks": "notebooks"})
+    written = nbformat.read(path, as_version=4)
+    src = written.cells[0].source
     assert '"results/00"' in src and '"runs/00"' in src and "/tmp" not in src and "/home" not in src
+    record = written.metadata["papermill"]
+    assert record["input_path"] == "notebooks/00.ipynb" and record["output_path"] == "results/00/00.ipynb"
+    assert record["parameters"] == {"out_dir": "results/00", "seeds": [0]}
 
 
 @pytest.mark.parametrize("notebook", RENDERED, ids=lambda p: p.stem)
@@ -48,5 +56,8 @@ def test_committed_renders_are_offline_and_machine_independent(notebook):
     nb = json.loads(notebook.read_text())
     injected = "".join(next(c["source"] for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])))
     assert "/.render-" not in injected and "/work/" not in injected and "/home/" not in injected, injected
+    record = nb["metadata"]["papermill"]
+    recorded = json.dumps([record["input_path"], record["output_path"], record["parameters"]])
+    assert "/.render-" not in recorded and not any(f'"{root}' in recorded for root in ("/tmp", "/work", "/home")), recorded
     stderr = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("name") == "stderr"]
     assert not [o for o in stderr if "Warning" in "".join(o["text"])], "a warning in the rendered notebook"

@@ -286,7 +286,8 @@ def write_metrics(out_dir: str | Path, details: dict, headline: dict | None = No
 
 
 # ---------------------------------------------------------------------- the scorecard
-SCORECARD_COLUMNS = ["notebook", "profile", "item", "claim", "paper", "ours", "verdict", "rule", "next_scale", "stats"]
+SCORECARD_COLUMNS = ["notebook", "profile", "item", "claim", "paper", "ours", "verdict", "rule", "next_scale", "stats",
+                     "second_look"]
 
 
 def gather_claims(results_root: str | Path, skip: str = "99_scorecard") -> list[dict]:
@@ -307,7 +308,10 @@ def _cell(text) -> str:
 
 
 def scorecard_markdown(rows: list[dict]) -> str:
-    """The claims table, then what would settle each claim not reproduced."""
+    """The claims table (with each claim's later look at more seeds, `looks.add_second_looks`), then
+    what would settle each claim not reproduced."""
+    from .looks import second_look_text
+
     card = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
 
     def test(r) -> str:
@@ -324,10 +328,17 @@ def scorecard_markdown(rows: list[dict]) -> str:
     counts = card.verdict.value_counts()
     summary = (f"{len(card)} claims: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in
                                                   (REPRODUCED, UNRESOLVED, NOT_REPRODUCED, CLOSED_FORM)) + ".\n\n")
-    head = summary + "| notebook | paper item | claim | paper | ours | test | verdict |\n" + "|---" * 7 + "|\n"
-    md = head + "\n".join(
+    looked = card.second_look.map(lambda x: isinstance(x, dict))
+    if looked.any():
+        changed = card[looked & card.second_look.map(lambda x: isinstance(x, dict) and x["changed"])]
+        summary += (f"Later looks: {int(looked.sum())} claims re-run with more seeds in committed measurements (last "
+                    f"column; the verdict column keeps the first look's); {len(changed)} changed verdict"
+                    + "".join(f"; {r.notebook}: {r.claim}" for r in changed.itertuples()) + ".\n\n")
+    head = summary + "| notebook | paper item | claim | paper | ours | test | verdict | later look (more seeds) |\n"
+    md = head + "|---" * 8 + "|\n" + "\n".join(
         f"| {_cell(r.notebook)} | {_cell(r.item if isinstance(r.item, str) else '')} | {_cell(r.claim)} | "
-        f"{_cell(r.paper)} | {_cell(r.ours)} | {_cell(test(r))} | **{_cell(r.verdict)}** |" for r in card.itertuples())
+        f"{_cell(r.paper)} | {_cell(r.ours)} | {_cell(test(r))} | **{_cell(r.verdict)}** | "
+        f"{_cell(second_look_text(r.second_look))} |" for r in card.itertuples())
     unsettled = card[~card.verdict.isin([REPRODUCED, CLOSED_FORM])]
     if len(unsettled):
         md += "\n\n**Not reproduced at this scale, and what would settle each:**\n\n" + "\n".join(

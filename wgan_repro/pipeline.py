@@ -181,7 +181,8 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
 
             relative_paths(output, {str(out_dir): shown_path(results_root / name, REPO),
                                     str(runs_root / name): shown_path(runs_root / name, REPO),
-                                    str(results_root): shown_path(results_root, REPO)})
+                                    str(results_root): shown_path(results_root, REPO),
+                                    str(REPO / "notebooks"): "notebooks"})
             if html:
                 export_html(output, out_dir / f"{name}.html")
             _replace_outputs(out_dir, results_root / name)

@@ -20,15 +20,26 @@ NETWORK = re.compile(r"""(?:src|href)\s*=\s*["']https?://|@import\s+["']?https?:
 
 
 def relative_paths(notebook: Path, replacements: dict[str, str]) -> None:
-    """Rewrite the injected-parameters cell: each absolute path in `replacements` -> its shown form."""
+    """Rewrite the injected-parameters cell and papermill's record of the run (input and output path,
+    parameters): each absolute path in `replacements` -> its shown form."""
     import nbformat
+
+    def shown(text: str) -> str:
+        for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+            text = text.replace(old, new)
+        return text
 
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
-                cell.source = cell.source.replace(old, new)
-            cell.source = "# paths relative to the repository\n" + cell.source
+            cell.source = "# paths relative to the repository\n" + shown(cell.source)
+    record = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if isinstance(record.get(key), str):
+            record[key] = shown(record[key])
+    for key, value in record.get("parameters", {}).items():
+        if isinstance(value, str):
+            record["parameters"][key] = shown(value)
     nbformat.write(nb, notebook)
 
 

@@ -1,0 +1,79 @@
+"""Later looks at a pipeline claim: the same notebook re-run with more seeds as a committed measurement
+(results/measurements/**/<notebook>/details.json).
+
+The scorecard keeps the pipeline's verdict: its rule was stated before its data. The measurement's
+verdict stands beside it as a second look. Its seeds were added after the first verdict was
+published, so a second-look "reproduced" also has to pass Pocock's per-look boundary for two looks,
+the boundary this project uses wherever seeds arrive in looks (benchmarks/score_paper_03.py).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+# Pocock (1977): the per-look p boundary that keeps the overall false-positive rate at 5% over K looks
+POCOCK = {1: 0.05, 2: 0.0294, 3: 0.0221, 4: 0.0182, 5: 0.0158}
+
+
+def _settings(details: dict) -> dict:
+    return {k: v for k, v in details.items() if k != "seeds" and isinstance(v, (str, int, float, bool))}
+
+
+def same_run_with_more_seeds(pipeline: dict, measurement: dict) -> bool:
+    """The measurement's details record the pipeline's settings (every scalar field both record, seeds
+    aside) and a strict superset of its seeds."""
+    mine, theirs = _settings(pipeline), _settings(measurement)
+    shared = set(mine) & set(theirs)
+    return (all(mine[k] == theirs[k] for k in shared) and "iterations" in shared
+            and set(pipeline.get("seeds", [])) < set(measurement.get("seeds", [])))
+
+
+def second_look(claim: dict, measurement_claim: dict, shown: str) -> dict:
+    """What the scorecard shows beside `claim` from the same claim in a measurement at `shown`."""
+    stats = measurement_claim.get("stats") if isinstance(measurement_claim.get("stats"), dict) else {}
+    p = stats.get("p")
+    look = {"measurement": shown, "verdict": measurement_claim["verdict"], "n": stats.get("n"), "p": p,
+            "pocock_boundary": POCOCK[2]}
+    if isinstance(p, (int, float)) and math.isfinite(p):
+        look["passes_pocock"] = p < POCOCK[2]
+    look["changed"] = measurement_claim["verdict"] != claim["verdict"]
+    return look
+
+
+def add_second_looks(results_root: str | Path, rows: list[dict]) -> list[dict]:
+    """`rows` (claims.gather_claims) with "second_look" set where a measurement re-ran the claim's
+    notebook with the pipeline's settings and more seeds and states the same claim."""
+    root = Path(results_root)
+    found: dict[tuple[str, str], tuple[dict, str]] = {}
+    for path in sorted((root / "measurements").rglob("details.json")):
+        pipeline = root / path.parent.name / "details.json"
+        if not pipeline.is_file():
+            continue
+        measurement = json.loads(path.read_text())
+        if not same_run_with_more_seeds(json.loads(pipeline.read_text()), measurement):
+            continue
+        shown = str(Path(root.name) / path.parent.relative_to(root))
+        for c in measurement.get("claims", []):
+            found.setdefault((path.parent.name, c["claim"]), (c, shown))
+    for row in rows:
+        if (row["notebook"], row["claim"]) in found:
+            c, shown = found[(row["notebook"], row["claim"])]
+            row["second_look"] = second_look(row, c, shown)
+    return rows
+
+
+def second_look_text(look: dict | None) -> str:
+    """'n = 5 vs 5, p = 0.014: reproduced (passes Pocock's two-look p < 0.0294)', or '' without a look."""
+    if not isinstance(look, dict):
+        return ""
+    n = f"n = {look['n'][0]} vs {look['n'][1]}" if look.get("n") else "n as in the measurement"
+    p = f", p = {look['p']:.2g}" if isinstance(look.get("p"), (int, float)) and math.isfinite(look["p"]) else ""
+    text = f"{n}{p}: {look['verdict']}"
+    if look["verdict"] == "reproduced" and "passes_pocock" in look:
+        passes = "passes" if look["passes_pocock"] else "fails"
+        text += f" ({passes} Pocock's two-look p < {look['pocock_boundary']})"
+    return text + f" — {look['measurement']}"
+
+
+__all__ = ["POCOCK", "add_second_looks", "same_run_with_more_seeds", "second_look", "second_look_text"]
