@@ -52,3 +52,5 @@ def test_a_later_look_above_the_two_look_boundary_says_so():
     assert not look["passes_pocock"]
     assert "(fails Pocock's two-look p < 0.0294)" in looks.second_look_text(look)
     assert looks.second_look_text(None) == ""
+    no_test = looks.second_look({"verdict": C.REPRODUCED}, {"verdict": C.REPRODUCED}, "results/m/05", seeds=5)
+    assert looks.second_look_text(no_test).startswith("n = 5 seeds: reproduced (by the rule stated with the claim")

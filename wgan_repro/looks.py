@@ -29,12 +29,13 @@ def same_run_with_more_seeds(pipeline: dict, measurement: dict) -> bool:
             and set(pipeline.get("seeds", [])) < set(measurement.get("seeds", [])))
 
 
-def second_look(claim: dict, measurement_claim: dict, shown: str) -> dict:
-    """What the scorecard shows beside `claim` from the same claim in a measurement at `shown`."""
+def second_look(claim: dict, measurement_claim: dict, shown: str, seeds: int | None = None) -> dict:
+    """What the scorecard shows beside `claim` from the same claim in a measurement at `shown` (`seeds`:
+    how many it ran, for claims whose statistic is not a two-arm test)."""
     stats = measurement_claim.get("stats") if isinstance(measurement_claim.get("stats"), dict) else {}
     p = stats.get("p")
     look = {"measurement": shown, "verdict": measurement_claim["verdict"], "n": stats.get("n"), "p": p,
-            "pocock_boundary": POCOCK[2]}
+            "seeds": seeds, "pocock_boundary": POCOCK[2]}
     if isinstance(p, (int, float)) and math.isfinite(p):
         look["passes_pocock"] = p < POCOCK[2]
     look["changed"] = measurement_claim["verdict"] != claim["verdict"]
@@ -55,11 +56,10 @@ def add_second_looks(results_root: str | Path, rows: list[dict]) -> list[dict]:
             continue
         shown = str(Path(root.name) / path.parent.relative_to(root))
         for c in measurement.get("claims", []):
-            found.setdefault((path.parent.name, c["claim"]), (c, shown))
+            found.setdefault((path.parent.name, c["claim"]), (c, shown, len(measurement["seeds"])))
     for row in rows:
         if (row["notebook"], row["claim"]) in found:
-            c, shown = found[(row["notebook"], row["claim"])]
-            row["second_look"] = second_look(row, c, shown)
+            row["second_look"] = second_look(row, *found[(row["notebook"], row["claim"])])
     return rows
 
 
@@ -67,12 +67,14 @@ def second_look_text(look: dict | None) -> str:
     """'n = 5 vs 5, p = 0.014: reproduced (passes Pocock's two-look p < 0.0294)', or '' without a look."""
     if not isinstance(look, dict):
         return ""
-    n = f"n = {look['n'][0]} vs {look['n'][1]}" if look.get("n") else "n as in the measurement"
+    n = f"n = {look['n'][0]} vs {look['n'][1]}" if look.get("n") else f"n = {look.get('seeds')} seeds"
     p = f", p = {look['p']:.2g}" if isinstance(look.get("p"), (int, float)) and math.isfinite(look["p"]) else ""
     text = f"{n}{p}: {look['verdict']}"
     if look["verdict"] == "reproduced" and "passes_pocock" in look:
         passes = "passes" if look["passes_pocock"] else "fails"
         text += f" ({passes} Pocock's two-look p < {look['pocock_boundary']})"
+    elif look["verdict"] == "reproduced":
+        text += " (by the rule stated with the claim, which has no p for Pocock's boundary)"
     return text + f" — {look['measurement']}"
 
 
