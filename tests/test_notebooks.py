@@ -117,5 +117,6 @@ def test_pipeline_files_cover_every_notebook():
 
 def test_a_render_prints_no_kernel_start_up_warnings(tmp_path, capfd):
     run_notebook("00_divergences", profile="tiny", results_root=tmp_path / "r", runs_root=tmp_path / "runs", html=False)
+    assert not list((tmp_path / "r").glob(".*.lock"))  # released and removed: results folders hash the same after
     err = capfd.readouterr().err
     assert "IPKernelApp" not in err and "without encryption" not in err

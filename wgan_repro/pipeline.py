@@ -198,6 +198,7 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
             shutil.rmtree(staging, ignore_errors=True)
     finally:
         lock.release()
+        Path(lock.lock_file).unlink(missing_ok=True)  # a leftover lock file would change a folder's DVC hash
     return results_root / name / f"{name}.ipynb"
 
 
