@@ -104,7 +104,8 @@ def test_tflib_initialisation():
     assert hidden.weight.std().item() == pytest.approx((2 / 512) ** 0.5, rel=0.02)
     assert hidden.weight.abs().max().item() <= (2 / 512) ** 0.5 * 3 ** 0.5
     assert out.weight.std().item() == pytest.approx((2 / 513) ** 0.5, rel=0.15)
-    assert all(float(m.bias.abs().max()) == 0 for m in [*g.modules(), *d.modules()] if isinstance(m, nn.Linear))
+    linears = [m for m in [*g.modules(), *d.modules()] if isinstance(m, nn.Linear)]
+    assert all(float(m.bias.detach().abs().max()) == 0 for m in linears)
     # tflib Conv2D: std sqrt(4 / (fan_in + fan_out)), fan_out = c_out k^2 / stride^2
     _, c = build_models(TrainConfig(dataset="cifar10", arch="gp-dcgan", dim=64, gp_weight=10.0, d_norm="none"))
     conv = c.net[3]
