@@ -10,8 +10,8 @@ import argparse
 
 import torch
 
+import trainer_overhead
 from _machine import report
-from trainer_overhead import bare_loop
 from wgan_repro import models
 from wgan_repro.config import TrainConfig
 
@@ -29,14 +29,13 @@ CASES = {  # the quick profile's image notebooks (params.yaml, configs/)
 
 
 def timed(values: dict, iterations: int, memory_format: torch.memory_format) -> float:
-    build = models.build_models
-    models_format = lambda cfg: tuple(m.to(memory_format=memory_format) for m in build(cfg))  # noqa: E731
-    import trainer_overhead
-    trainer_overhead.build_models = models_format
+    """bare_loop's seconds per generator iteration with both models in `memory_format`."""
+    trainer_overhead.build_models = lambda cfg: tuple(m.to(memory_format=memory_format)
+                                                      for m in models.build_models(cfg))
     try:
-        return bare_loop(TrainConfig(**values, iterations=iterations, out_dir="-", progress=False))
+        return trainer_overhead.bare_loop(TrainConfig(**values, iterations=iterations, out_dir="-", progress=False))
     finally:
-        trainer_overhead.build_models = build
+        trainer_overhead.build_models = models.build_models
 
 
 def main() -> None:

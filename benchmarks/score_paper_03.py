@@ -247,9 +247,6 @@ def equal_wall_clock_claims(ck: pd.DataFrame, leases: list[dict], item: str) -> 
                              item=item, scale=1e3)]
 
 
-# Pocock's (1977) per-look boundary for an overall two-sided 5% with K equally spaced looks
-
-
 def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: list[dict], args) -> None:
     import matplotlib.pyplot as plt
     import seaborn as sns
