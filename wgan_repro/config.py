@@ -58,12 +58,23 @@ class ConfigError(WganReproError, ValueError):
 # Field roles (field metadata, read with `fields_with`):
 OUTSIDE_KEY = "outside_key"  # never changes a run's numbers: not part of its folder key (grid.run_key)
 ON_RESUME = "on_resume"      # may differ between a run and its resumption
+KEY_UNLESS_DEFAULT = "key_unless_default"  # part of the key only when set: a field added later keeps the
+#                                             folder keys of every run made before it
 LENGTH = "length"            # how long it trains (and its seed): a longer run of the same signature
 #                              passes through this run's weights at this run's length
 
 
 def _f(default, *roles: str):
     return field(default=default, metadata={"roles": frozenset(roles)})
+
+
+def keyed_values(cfg: TrainConfig) -> dict:
+    """The fields that can change a run's numbers (its key): all but OUTSIDE_KEY, and KEY_UNLESS_DEFAULT
+    fields only when they are not at their default."""
+    outside, optional = fields_with(OUTSIDE_KEY), fields_with(KEY_UNLESS_DEFAULT)
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    return {k: v for k, v in cfg.to_dict().items()
+            if k not in outside and not (k in optional and v == defaults[k])}
 
 
 def fields_with(role: str) -> frozenset[str]:
@@ -78,6 +89,14 @@ class TrainConfig:
     """Seed for every random number in the run (torch, data order). Same seed on CPU -> same numbers."""
     device: str = _f("auto", OUTSIDE_KEY, ON_RESUME)
     """'auto' (CUDA when present, else CPU), 'cpu' or 'cuda'."""
+    graphs: str = _f("auto", OUTSIDE_KEY, ON_RESUME)
+    """'auto': on CUDA, capture one critic step and one generator step as CUDA graphs after a few eager
+    iterations and replay them (in-memory images and toy data); 'off': eager everywhere. The CPU is
+    always eager."""
+    precision: str = _f("tf32", KEY_UNLESS_DEFAULT)
+    """'tf32': fp32 weights and arithmetic, with PyTorch's defaults on CUDA (cuDNN convolutions in TF32,
+    matrix products in fp32); 'bf16': CUDA only, convolutions and matrix products under bf16 autocast,
+    losses, the penalty's norms and the optimisers in fp32. Changes the numbers: part of a run's key."""
     out_dir: str = _f("runs/default", OUTSIDE_KEY, ON_RESUME)
     """Folder for checkpoints, DVCLive logs, metrics history and sample grids."""
 
@@ -253,6 +272,8 @@ def validate(cfg: TrainConfig) -> None:
     _choice(cfg, "optimizer", OPTIMIZERS)
     _choice(cfg, "d_norm", NORMS)
     _choice(cfg, "critic_schedule", SCHEDULES)
+    _choice(cfg, "graphs", ("auto", "off"))
+    _choice(cfg, "precision", ("tf32", "bf16"))
     if not (cfg.device in DEVICES or re.fullmatch(r"cuda:\d+", cfg.device)):
         _fail("device", cfg.device, "one of auto, cpu, cuda, cuda:N")
     for name in ("lr_g", "lr_d", "batch_size", "iterations", "dim"):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import LENGTH, OUTSIDE_KEY, fields_with
+from .config import LENGTH, fields_with, keyed_values
 from .presets import config_from_dict
 from .presets import load_preset as preset  # noqa: F401 (the notebooks' name for it)
 from .fidelity import ScoringSpec
@@ -139,8 +139,7 @@ def histories_frame(results: dict[tuple[str, int], TrainResult]) -> pd.DataFrame
 
 def run_signature(values: dict) -> dict:
     """A run's config without where it goes, how long it trains and its seed."""
-    drop = fields_with(OUTSIDE_KEY) | fields_with(LENGTH)
-    return {k: v for k, v in config_from_dict(dict(values)).to_dict().items() if k not in drop}
+    return {k: v for k, v in keyed_values(config_from_dict(dict(values))).items() if k not in fields_with(LENGTH)}
 
 
 def coverage_curve(runs: dict[tuple[str, int], TrainResult], every: int, last: int, n_eval: int) -> list[dict]:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from .config import OUTSIDE_KEY, ConfigError, TrainConfig, fields_with
+from .config import ConfigError, TrainConfig, keyed_values
 from .device import cpu_threads, resolve_device, runs_per_gpu
 from .fidelity import ScoringSpec, score, score_key
 from .files import file_sha256, read_verified_text, write_verified_text
@@ -46,8 +46,7 @@ EXECUTORS = ("auto", "inprocess", "pool", "ray")
 
 def run_key(cfg: TrainConfig) -> str:
     """A run's folder key: every field that can change its numbers."""
-    outside = fields_with(OUTSIDE_KEY)
-    values = {k: v for k, v in cfg.to_dict().items() if k not in outside}
+    values = keyed_values(cfg)
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -54,9 +54,11 @@ def generator_loss(loss: str, f_fake: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------- Lipschitz methods
 @torch.no_grad()
 def clip_weights(critic: nn.Module, c: float) -> None:
-    """Clamp every critic parameter to [-c, c] (WGAN Alg. 1 line 7), after each critic step."""
-    for p in critic.parameters():
-        p.clamp_(-c, c)
+    """Clamp every critic parameter to [-c, c] (WGAN Alg. 1 line 7), after each critic step: two
+    foreach kernels for all of them (the same numbers as one clamp_ per parameter)."""
+    params = list(critic.parameters())
+    torch._foreach_clamp_min_(params, -c)
+    torch._foreach_clamp_max_(params, c)
 
 
 def input_gradient_norms(critic: nn.Module, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
@@ -77,12 +79,14 @@ def interpolate(real: torch.Tensor, fake: torch.Tensor, generator: torch.Generat
 
 
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0,
-                     one_sided: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                     one_sided: bool = False, generator: torch.Generator | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """lambda * E[(||grad f(x_hat)||_2 - 1)^2] (WGAN-GP Alg. 1 line 7); one-sided: max(0, .)^2.
 
-    Returns (penalty, gradient norms at x_hat) so the trainer can log the norms.
+    Returns (penalty, gradient norms at x_hat) so the trainer can log the norms; generator: where
+    eps is drawn from (None: torch's global RNG).
     """
-    norms = input_gradient_norms(critic, interpolate(real, fake), create_graph=True)
+    norms = input_gradient_norms(critic, interpolate(real, fake, generator), create_graph=True)
     gap = norms - 1
     if one_sided:
         gap = gap.clamp(min=0)
@@ -101,21 +105,23 @@ class CriticStep(NamedTuple):
 
 def critic_step(critic, optimizer: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
                 loss: str = "wgan", gp_weight: float = 0.0, one_sided: bool = False,
-                clip_value: float | None = None, module: nn.Module | None = None) -> CriticStep:
+                clip_value: float | None = None, module: nn.Module | None = None,
+                generator: torch.Generator | None = None) -> CriticStep:
     """One critic (or GAN discriminator) update: WGAN Alg. 1 lines 3-7 (loss, RMSProp step, clip
     to [-c, c] after the step) / WGAN-GP Alg. 1 lines 3-9 (loss + penalty, Adam step).
 
     critic: the module, or a function of it (e.g. a reshaping wrapper); module: the critic's
     module when `critic` is such a function (its parameters are clipped). `fake` must carry no
-    generator graph (draw it under no_grad).
+    generator graph (draw it under no_grad). generator: the penalty's random numbers (None: global RNG).
+    Gradients stay in persistent buffers (zeroed, not freed): the step can be captured in a CUDA graph.
     """
     f_real, f_fake = critic(real), critic(fake)
     loss_d = critic_loss(loss, f_real, f_fake)
     penalty, norms = torch.zeros((), device=real.device), None
     if gp_weight > 0:
-        penalty, norms = gradient_penalty(critic, real, fake, gp_weight, one_sided)
+        penalty, norms = gradient_penalty(critic, real, fake, gp_weight, one_sided, generator)
     total = loss_d + penalty
-    optimizer.zero_grad(set_to_none=True)
+    optimizer.zero_grad(set_to_none=False)
     total.backward()
     optimizer.step()
     if clip_value is not None:

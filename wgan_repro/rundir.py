@@ -21,10 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import sys
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -257,38 +253,6 @@ class RunDir:
     def log_image(self, path: Path) -> None:
         if self.live is not None:
             self.live.log_image(f"samples/{path.name}", path)
-
-    # ------------------------------------------------------------------ stopping
-    @contextmanager
-    def deferred_stop(self):
-        """SIGINT and SIGTERM only set `stop_requested` inside the block: the loop finishes its
-        iteration, checkpoints, and `stop_if_requested` stops it (resume=true continues there)."""
-        self.stop_requested = None
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def request(signum, frame):
-            self.stop_requested = signum
-
-        old = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
-
-    def stop_if_requested(self, done: int) -> None:
-        signum = self.stop_requested
-        if signum is None:
-            return
-        print(f"wgan-repro: {signal.Signals(signum).name} at generator iteration {done}: checkpoint saved "
-              f"({self.last}); resume=true continues from there", file=sys.stderr)
-        if signum == signal.SIGTERM:  # terminate as asked, now that the state is safe
-            self.__exit__(None, None, None)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-        raise KeyboardInterrupt(f"stopped at generator iteration {done}")
 
     # ------------------------------------------------------------------ closing
     def _release(self) -> None:

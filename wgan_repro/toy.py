@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -30,13 +31,19 @@ def toy_mixture(name: str) -> ToyMixture:
     raise ValueError(f"dataset={name!r} is not allowed: toy mixtures are 8gaussians, 25gaussians")
 
 
+@lru_cache(maxsize=None)
+def _centers_on(name: str, device: str) -> torch.Tensor:
+    """A mixture's centres on `device`, copied there once per process (not once per batch)."""
+    return toy_mixture(name).centers.to(device)
+
+
 def sample_toy(name: str, n: int, generator: torch.Generator | None = None,
                device: torch.device | str = "cpu") -> torch.Tensor:
     """n points (n, 2) from a toy distribution, drawn on `device` with its RNG (seeded by the caller)."""
     if name in ("8gaussians", "25gaussians"):
-        mix = toy_mixture(name)
-        idx = torch.randint(len(mix.centers), (n,), generator=generator, device=device)
-        return mix.centers.to(device)[idx] + mix.sigma * torch.randn(n, 2, generator=generator, device=device)
+        mix, centers = toy_mixture(name), _centers_on(name, str(torch.device(device)))
+        idx = torch.randint(len(centers), (n,), generator=generator, device=device)
+        return centers[idx] + mix.sigma * torch.randn(n, 2, generator=generator, device=device)
     if name == "swissroll":
         # sklearn.datasets.make_swiss_roll(noise=0.25), coordinates (x, z), / 7.5 as in gan_toy.py
         t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator, device=device))

@@ -2,13 +2,26 @@
 
 WGAN Alg. 1 / WGAN-GP Alg. 1: for each generator iteration, `critic_steps_for(...)` critic
 steps on fresh real and generated batches (clipping after each, or the penalty inside the
-loss), then one generator step. Everything random comes from torch's global RNG seeded with
-`cfg.seed`; its state, the optimisers and the data position are checkpointed, so a killed
-and resumed run continues the very same curve.
+loss), then one generator step. The weights are initialised from torch's global RNG seeded with
+`cfg.seed`; every later random number of the run comes from its own generator, which continues
+from that state (on CUDA: a CUDA generator seeded with `cfg.seed`), so K runs can share one
+process (`train_many`) and each still draws exactly what it would alone. That generator's state,
+the optimisers and the data position are checkpointed: a killed and resumed run continues the
+very same curve.
+
+The iteration is graph-ready: no host-to-device copy, no host read and no change of
+`requires_grad` between logged iterations; gradients live in persistent buffers. On CUDA
+(`graphs='auto'`) one critic step and one generator step are captured as CUDA graphs after a
+few eager iterations and replayed; on the CPU the same code runs eagerly.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
+import sys
+import threading
 import time
 
 import torch
@@ -63,10 +76,12 @@ def check_memory(cfg: TrainConfig, device: torch.device) -> None:
                           f"{need / 2**30:.1f} GiB, this machine has {have / 2**30:.1f} GiB available ({device})")
 
 
-def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(cfg: TrainConfig, params, lr: float, capturable: bool = False) -> torch.optim.Optimizer:
+    """RMSProp (WGAN) or Adam (WGAN-GP); capturable (CUDA): its step counts live on the device, so a
+    CUDA graph can replay the step."""
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
+        return torch.optim.RMSprop(params, lr=lr, capturable=capturable)
+    return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), capturable=capturable)
 
 
 def _first_non_finite(generator: nn.Module, critic: nn.Module, *optimizers) -> str | None:
@@ -106,7 +121,7 @@ def fixed_noise(cfg: TrainConfig, n: int = 64) -> torch.Tensor:
     return torch.randn(n, cfg.noise_dim, generator=torch.Generator().manual_seed(cfg.seed + 10_007))
 
 
-def _diagnostics(cfg, critic, real, fake, step: objectives.CriticStep, loss_g) -> dict:
+def _diagnostics(cfg, critic, real, fake, step: objectives.CriticStep, loss_g, rng=None) -> dict:
     """What a logged iteration records besides the losses (WGAN Figs. 3-4, WGAN-GP Fig. 1b)."""
     loss_d, interp_norms = step.loss, step.interp_norms
     row = {"wasserstein_estimate": objectives.wasserstein_estimate(step.f_real, step.f_fake).item(),
@@ -119,13 +134,13 @@ def _diagnostics(cfg, critic, real, fake, step: objectives.CriticStep, loss_g) -
     row["critic_grad_norm_fake"] = float(objectives.input_gradient_norms(critic, fake[:k]).mean())
     row["critic_grad_norm_interp"] = float(  # the penalty's own pass when there is one
         interp_norms.mean() if interp_norms is not None else
-        objectives.input_gradient_norms(critic, objectives.interpolate(real[:k], fake[:k])).mean())
+        objectives.input_gradient_norms(critic, objectives.interpolate(real[:k], fake[:k], rng)).mean())
     row.update(_weight_stats(critic, cfg.clip_value))
     return row
 
 
 @torch.no_grad()
-def _heldout_estimate(nets: _Nets, step: objectives.CriticStep) -> dict:
+def _heldout_estimate(nets: _Run, step: objectives.CriticStep) -> dict:
     """The critic's W estimate with held-out real images against the same generated batch (WGAN-GP
     Fig. 5b: beside the training estimate, it shows when the critic overfits)."""
     real = nets.stream.heldout_batch()
@@ -136,16 +151,48 @@ def _heldout_estimate(nets: _Nets, step: objectives.CriticStep) -> dict:
     return {"wasserstein_estimate_heldout": objectives.wasserstein_estimate(f_real, step.f_fake).item()}
 
 
-class _Nets:
-    """What a run trains and checkpoints: the two networks, their optimisers, the data stream."""
+def run_generator(cfg: TrainConfig, device: torch.device) -> torch.Generator:
+    """The run's own random generator, made right after its models were initialised from the global
+    RNG: on the CPU it continues the global RNG's state (so the numbers are those of a loop drawing
+    from the global RNG), on CUDA it is seeded with cfg.seed (as torch.manual_seed seeds CUDA)."""
+    if device.type == "cpu":
+        g = torch.Generator()
+        g.set_state(torch.get_rng_state())
+        return g
+    return torch.Generator(device=device).manual_seed(cfg.seed)
 
-    def __init__(self, cfg: TrainConfig, device: torch.device):
-        self.cfg, self.device = cfg, device
+
+def uses_graphs(cfg: TrainConfig, device: torch.device) -> bool:
+    """CUDA graphs for this run: graphs='auto' on a CUDA device, with data the device can index."""
+    return cfg.graphs == "auto" and device.type == "cuda"
+
+
+class _Run:
+    """One run in training: its networks, optimisers, data stream and random generator, stepping one
+    generator iteration at a time (`train` drives one run, `train_many` K runs in one process)."""
+
+    WARMUP = 3  # eager generator iterations before capture (lazy allocations, optimiser state, cuDNN plans)
+
+    def __init__(self, cfg: TrainConfig, run: RunDir, device: torch.device):
+        self.cfg, self.run, self.device = cfg, run, device
+        torch.manual_seed(cfg.seed)  # the weights' initialisation: the global RNG, as both official codes
         self.generator, self.critic = (m.to(device) for m in build_models(cfg))
-        self.opt_g = make_optimizer(cfg, self.generator.parameters(), cfg.lr_g)
-        self.opt_d = make_optimizer(cfg, self.critic.parameters(), cfg.lr_d)
-        self.stream = BatchStream(cfg, device)
+        self.rng = run_generator(cfg, device)
+        cuda = device.type == "cuda"
+        self.opt_g = make_optimizer(cfg, self.generator.parameters(), cfg.lr_g, capturable=cuda)
+        self.opt_d = make_optimizer(cfg, self.critic.parameters(), cfg.lr_d, capturable=cuda)
+        self.g_params = list(self.generator.parameters())
+        self.stream = BatchStream(cfg, device, generator=self.rng)
+        self.cuda_stream = torch.cuda.Stream(device) if cuda else None
+        self.graphs = None  # _CudaGraphs once captured
+        self._clock_restored = 0.0
+        self.start = self.it = self.restore(run.resume_state(device))
+        self.clock = 0.0  # training seconds before this process (a resumed run's clock continues)
+        self.noise_fixed = fixed_noise(cfg).to(device)
+        self.toy_real = sample_toy(cfg.dataset, 1000, torch.Generator().manual_seed(cfg.seed)) if cfg.is_toy else None
+        self.last: tuple | None = None  # (real, fake, CriticStep, loss_g, n_steps) of the latest iteration
 
+    # ------------------------------------------------------------------ state
     def restore(self, state: dict | None) -> int:
         """Load a checkpoint's state (RNG included); the generator iteration to continue from."""
         if state is None:
@@ -155,9 +202,13 @@ class _Nets:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.stream.load_state_dict(state["stream"])
-        torch.set_rng_state(state["rng_cpu"].cpu())  # the checkpoint may be mapped onto the GPU
-        if self.device.type == "cuda" and state.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(state["rng_cuda"].cpu(), self.device)
+        if self.device.type == "cpu":
+            self.rng.set_state(state["rng_cpu"].cpu())  # the checkpoint may be mapped onto the GPU
+        else:
+            torch.set_rng_state(state["rng_cpu"].cpu())
+            if state.get("rng_cuda") is not None:
+                self.rng.set_state(state["rng_cuda"].cpu())
+        self._clock_restored = float(state.get("wall_time") or _last_wall_time(self.run, state["iteration"]))
         return state["iteration"]
 
     def state(self, done: int) -> dict:
@@ -165,13 +216,135 @@ class _Nets:
         return {"iteration": done, "config": self.cfg.to_dict(),
                 "generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "stream": self.stream.state_dict(),
-                "rng_cpu": torch.get_rng_state(), "rng_cuda": torch.cuda.get_rng_state(self.device) if cuda else None}
+                "rng_cpu": torch.get_rng_state() if cuda else self.rng.get_state(),
+                "rng_cuda": self.rng.get_state() if cuda else None, "wall_time": self.wall_time()}
 
+    def wall_time(self) -> float:
+        """Seconds this run has trained, over every process that trained it."""
+        return self.clock + (time.perf_counter() - self.t_start)
+
+    @property
+    def done(self) -> bool:
+        return self.it >= self.cfg.iterations
+
+    # ------------------------------------------------------------------ one step each
     def noise(self) -> torch.Tensor:
-        return torch.randn(self.cfg.batch_size, self.cfg.noise_dim, device=self.device)
+        return torch.randn(self.cfg.batch_size, self.cfg.noise_dim, device=self.device, generator=self.rng)
+
+    def _autocast(self):
+        bf16 = self.cfg.precision == "bf16"
+        return torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+    def _critic_fn(self):
+        if self.cfg.precision == "bf16":  # convolutions in bf16; scores, losses and the penalty's norm in fp32
+            return lambda x: self.critic(x).float()
+        return self.critic
+
+    def critic_body(self, real: torch.Tensor) -> tuple:
+        """One critic step on `real` (WGAN Alg. 1 lines 3-7; WGAN-GP Alg. 1 lines 3-9)."""
+        cfg = self.cfg
+        with torch.no_grad(), self._autocast():
+            fake = self.generator(self.noise()).float()
+        with self._autocast():
+            step = objectives.critic_step(self._critic_fn(), self.opt_d, real, fake, cfg.loss, cfg.gp_weight,
+                                          cfg.gp_one_sided, cfg.clip_value, module=self.critic, generator=self.rng)
+        return real, fake, step
+
+    def generator_body(self) -> tuple:
+        """The generator's loss and gradient (WGAN Alg. 1 line 10; WGAN-GP Alg. 1 line 12): gradients
+        for the generator's parameters only, the critic's left as they are (no requires_grad toggle)."""
+        with self._autocast():
+            fake = self.generator(self.noise()).float()
+            loss_g = objectives.generator_loss(self.cfg.loss, self._critic_fn()(fake))
+        self.opt_g.zero_grad(set_to_none=False)
+        loss_g.backward(inputs=self.g_params)
+        return fake, loss_g
+
+    # ------------------------------------------------------------------ one generator iteration
+    def iteration(self) -> None:
+        """Train generator iteration `self.it`, log it when due, save samples and checkpoints when due."""
+        cfg, run, it = self.cfg, self.run, self.it
+        t0 = time.perf_counter()
+        with torch.cuda.stream(self.cuda_stream) if self.cuda_stream is not None else contextlib.nullcontext():
+            self.generator.train()
+            self.critic.train()
+            if self.graphs is None and uses_graphs(cfg, self.device) and it - self.start >= self.WARMUP \
+                    and self.stream.graph_ready:
+                self.graphs = _CudaGraphs(self)
+            n_steps = critic_steps_for(it, cfg.n_critic, cfg.critic_schedule)
+            done = it + 1
+            logged = it % cfg.log_every == 0 or done == cfg.iterations
+            if self.graphs is not None:
+                real, fake, step, loss_g = self.graphs.iteration(n_steps)
+                g_grad = _finite_grad_norm(run, self.generator, step, loss_g, it) if logged else None
+            else:
+                for _ in range(n_steps):
+                    real, fake, step = self.critic_body(self.stream.next())
+                fake, loss_g = self.generator_body()
+                # values are read on logged iterations only: a read makes the host wait for the device
+                g_grad = _finite_grad_norm(run, self.generator, step, loss_g, it) if logged else None
+                self.opt_g.step()
+            if logged:
+                row = {"iteration": it, "critic_steps": n_steps, "generator_grad_norm": g_grad,
+                       **_diagnostics(cfg, self.critic, real, fake, step, loss_g, self.rng),
+                       **_heldout_estimate(self, step),
+                       "seconds_per_iteration": time.perf_counter() - t0, "wall_time": self.wall_time()}
+                run.log(row)
+                self.w_estimate = row["wasserstein_estimate"]
+            if _due(cfg.sample_every, done, cfg.iterations):
+                _save_samples(run, self, self.noise_fixed, self.toy_real, done)
+            if _due(cfg.checkpoint_every, done, cfg.iterations) or run.stop_requested:
+                _checkpoint(run, self, done)
+                self.checkpointed = done
+        self.it = done
+
+    def begin(self) -> None:
+        self.run.start(self.start)
+        self.clock = self._clock_restored
+        self.t_start = time.perf_counter()
+        self.checkpointed = self.start
+        self.w_estimate = None
 
 
-def _checkpoint(run: RunDir, nets: _Nets, done: int) -> None:
+class _CudaGraphs:
+    """A run's critic step and generator step captured as two CUDA graphs on the run's own stream
+    (the data gather, the noise, the forward and backward passes, the penalty's double backward,
+    the optimiser step and the clipping, all inside), replayed `critic_steps_for(...)` times and once.
+    The epoch's permutation is refreshed outside the graph, once per epoch."""
+
+    def __init__(self, r: _Run):
+        self.r = r
+        s = r.cuda_stream
+        torch.cuda.current_stream(r.device).wait_stream(s)
+        s.wait_stream(torch.cuda.current_stream(r.device))
+        self.critic_graph, self.generator_graph = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+        for g in (self.critic_graph, self.generator_graph):
+            g.register_generator_state(r.rng)
+        r.stream.prepare_static()
+        with torch.cuda.graph(self.critic_graph, stream=s):
+            self.critic_out = r.critic_body(r.stream.gather())
+        with torch.cuda.graph(self.generator_graph, stream=s, pool=self.critic_graph.pool()):
+            fake, loss_g = r.generator_body()
+            r.opt_g.step()
+            self.generator_out = (fake, loss_g)
+
+    def iteration(self, n_steps: int) -> tuple:
+        for _ in range(n_steps):
+            self.r.stream.advance()
+            self.critic_graph.replay()
+        self.generator_graph.replay()
+        real, fake_d, step = self.critic_out
+        fake, loss_g = self.generator_out
+        return real, fake, step, loss_g
+
+
+def _last_wall_time(run: RunDir, iteration: int) -> float:
+    """A checkpoint from before the clock was saved in it: the last logged wall_time before `iteration`."""
+    rows = [r for r in read_history(run.path) if r["iteration"] < iteration and "wall_time" in r]
+    return float(rows[-1]["wall_time"]) if rows else 0.0
+
+
+def _checkpoint(run: RunDir, nets: _Run, done: int) -> None:
     # never write a poisoned checkpoint over the last good one: weights and optimiser state first
     bad = _first_non_finite(nets.generator, nets.critic, nets.opt_g, nets.opt_d)
     if bad is not None:
@@ -184,7 +357,7 @@ def _diverged(run: RunDir, what: str, it: int) -> TrainingDiverged:
                             f"last good checkpoint: {run.last_good()}")
 
 
-def _save_samples(run: RunDir, nets: _Nets, noise: torch.Tensor, toy_real, done: int) -> None:
+def _save_samples(run: RunDir, nets: _Run, noise: torch.Tensor, toy_real, done: int) -> None:
     from . import plots
 
     with sampling(nets.generator):  # batch statistics, as the official codes sample
@@ -210,63 +383,90 @@ def _due(every: int, done: int, last: int) -> bool:
     return bool(every and done % every == 0) or done == last
 
 
+@contextlib.contextmanager
+def _deferred_stop(runs: list[RunDir]):
+    """SIGINT and SIGTERM only set every run's `stop_requested` inside the block: each run finishes
+    its iteration and checkpoints, then `_stop_if_requested` stops them all (resume=true continues)."""
+    for r in runs:
+        r.stop_requested = None
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def request(signum, frame):
+        for r in runs:
+            r.stop_requested = signum
+
+    old = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def _stop_if_requested(runs: list[_Run]) -> None:
+    signum = runs[0].run.stop_requested
+    if signum is None:
+        return
+    for r in runs:  # a run that had not yet reached the end of its iteration when the signal came
+        if not r.done and r.checkpointed != r.it:
+            _checkpoint(r.run, r, r.it)
+    for r in runs:
+        print(f"wgan-repro: {signal.Signals(signum).name} at generator iteration {r.it}: checkpoint saved "
+              f"({r.run.last}); resume=true continues from there", file=sys.stderr)
+    if signum == signal.SIGTERM:  # terminate as asked, now that the state is safe
+        for r in runs:
+            r.run.__exit__(None, None, None)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+    raise KeyboardInterrupt(f"stopped at generator iteration {runs[0].it}")
+
+
 def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
     """Train `cfg` (WGAN Alg. 1 / WGAN-GP Alg. 1); the run's files go to cfg.out_dir (`RunDir`).
 
     overwrite: start afresh even if out_dir holds a run (otherwise that is an error, unless
     cfg.resume, which continues it).
     """
+    return train_many([cfg], overwrite)[0]
+
+
+def train_many(cfgs: list[TrainConfig], overwrite: bool = False) -> list[TrainResult]:
+    """Train K runs in one process, one generator iteration of each in turn (on CUDA each on its own
+    stream, so K runs overlap on one GPU instead of time-slicing K processes). Every run draws only
+    from its own generator: each gives exactly the numbers it gives alone (`train`)."""
     from tqdm.auto import tqdm
 
-    check_memory(cfg, device := resolve_device(cfg.device))
-    with RunDir(cfg, overwrite) as run:
-        torch.manual_seed(cfg.seed)
-        nets = _Nets(cfg, device)
-        generator, critic, opt_g = nets.generator, nets.critic, nets.opt_g
-        run.start(start := nets.restore(run.resume_state(device)))
-        noise = fixed_noise(cfg).to(device)
-        toy_real = sample_toy(cfg.dataset, 1000, torch.Generator().manual_seed(cfg.seed)) if cfg.is_toy else None
-        bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, disable=not cfg.progress,
-                   desc=f"{cfg.loss} {cfg.dataset} ({device.type})", dynamic_ncols=True, mininterval=2.0)
-        t_start = time.perf_counter()
-        with bar, run.deferred_stop():  # SIGINT/SIGTERM: finish the iteration, checkpoint, then stop
-            for it in bar:
-                t0 = time.perf_counter()
-                generator.train()
-                critic.train()
-                # --- critic: n_critic steps (WGAN Alg. 1 lines 2-8; WGAN-GP Alg. 1 lines 2-10)
-                critic.requires_grad_(True)
-                n_steps = critic_steps_for(it, cfg.n_critic, cfg.critic_schedule)
-                for _ in range(n_steps):
-                    real = nets.stream.next()
-                    with torch.no_grad():
-                        fake = generator(nets.noise())
-                    step = objectives.critic_step(critic, nets.opt_d, real, fake, cfg.loss, cfg.gp_weight,
-                                                  cfg.gp_one_sided, cfg.clip_value)
-                # --- generator: one step (WGAN Alg. 1 lines 9-10; WGAN-GP Alg. 1 lines 11-12)
-                critic.requires_grad_(False)  # no critic gradients during the generator step
-                fake = generator(nets.noise())
-                loss_g = objectives.generator_loss(cfg.loss, critic(fake))
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                done = it + 1
-                # Values are read on logged iterations only: a read makes the host wait for the
-                # device, so between logs the loop never does.
-                logged = it % cfg.log_every == 0 or done == cfg.iterations
-                g_grad = _finite_grad_norm(run, generator, step, loss_g, it) if logged else None
-                opt_g.step()
-                critic.requires_grad_(True)
-                if logged:
-                    row = {"iteration": it, "critic_steps": n_steps, "generator_grad_norm": g_grad,
-                           **_diagnostics(cfg, critic, real, fake, step, loss_g), **_heldout_estimate(nets, step),
-                           "seconds_per_iteration":
-                           time.perf_counter() - t0, "wall_time": time.perf_counter() - t_start}
-                    run.log(row)
-                    bar.set_postfix(W=f"{row['wasserstein_estimate']:.4f}", refresh=False)
-                if _due(cfg.sample_every, done, cfg.iterations):
-                    _save_samples(run, nets, noise, toy_real, done)
-                if _due(cfg.checkpoint_every, done, cfg.iterations) or run.stop_requested:
-                    _checkpoint(run, nets, done)
-                run.stop_if_requested(done)
-    # the full curve, including the part before a resumption
-    return TrainResult(cfg, generator, critic, run.path, read_history(run.path))
+    if len({c.out_dir for c in cfgs}) != len(cfgs):
+        raise ConfigError("out_dir is not allowed: two runs of one train_many call share a folder")
+    devices = [resolve_device(c.device) for c in cfgs]
+    for cfg, device in zip(cfgs, devices):
+        if cfg.precision == "bf16" and device.type != "cuda":
+            raise ConfigError(f"precision='bf16' is not allowed on {device}: bf16 autocast is a CUDA option "
+                              f"(use precision='tf32', the default)")
+        check_memory(cfg, device)
+    with contextlib.ExitStack() as stack:
+        dirs = [stack.enter_context(RunDir(c, overwrite)) for c in cfgs]
+        runs = [_Run(c, d, device) for c, d, device in zip(cfgs, dirs, devices)]
+        for r in runs:
+            r.begin()
+        first = cfgs[0]
+        name = f"{first.loss} {first.dataset}" if len(cfgs) == 1 else f"{len(cfgs)} runs"
+        bar = stack.enter_context(tqdm(
+            total=sum(c.iterations for c in cfgs), initial=sum(r.start for r in runs), disable=not first.progress,
+            desc=f"{name} ({devices[0].type})", dynamic_ncols=True, mininterval=2.0))
+        stack.enter_context(_deferred_stop(dirs))  # SIGINT/SIGTERM: finish the iteration, checkpoint, stop
+        active = [r for r in runs if not r.done]
+        while active:
+            for r in active:
+                r.iteration()
+                bar.update()
+                if r.w_estimate is not None:
+                    bar.set_postfix(W=f"{r.w_estimate:.4f}", refresh=False)
+                if r.run.stop_requested:
+                    break
+            _stop_if_requested(active)
+            active = [r for r in active if not r.done]
+    # the full curves, including the part before a resumption
+    return [TrainResult(r.cfg, r.generator, r.critic, r.run.path, read_history(r.run.path)) for r in runs]
