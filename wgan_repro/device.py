@@ -51,9 +51,10 @@ __all__ = ["available_memory", "cpu_threads", "resolve_device", "runs_per_gpu"]
 
 
 def runs_per_gpu(per_gpu: int | None = None) -> int:
-    """Runs sharing one GPU: `per_gpu`, else $WGAN_REPRO_PER_GPU, else 4. Measured on an H100 with 03's
-    DIM-64 WGAN-GP (benchmarks/gpu_k_runs.py): 4 runs give 2.9 x one run's throughput, 12 give 4.1 x
-    at a third of the speed each."""
+    """Runs sharing one GPU: `per_gpu`, else $WGAN_REPRO_PER_GPU, else 4. The pool trains them in one
+    process per GPU (`train.train_many`). Measured on an H100 with 03's DIM-64 WGAN-GP as separate
+    processes (benchmarks/gpu_k_runs.py): 4 runs gave 2.9 x one run's throughput, 12 gave 4.1 x;
+    runs in one process wait for benchmarks/gpu_speed.py on a GPU."""
     raw = per_gpu if per_gpu is not None else os.environ.get("WGAN_REPRO_PER_GPU", "4")
     try:
         n = int(str(raw))  # via str: 2.5, "2.5" and True are refused, not truncated

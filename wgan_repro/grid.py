@@ -10,8 +10,9 @@ A run's folder is keyed by a hash of every config field that can change its numb
 Executors (all train into those folders; results are then read back from disk, so they are
 identical whichever executor ran them: every CPU run uses one thread):
 - 'inprocess': one run after another in this process;
-- 'pool': long-lived worker processes (one thread each on CPU; on GPUs, workers are spread
-  over the visible devices, `per_gpu` on each: $WGAN_REPRO_PER_GPU, else 4);
+- 'pool': long-lived worker processes (one thread each on CPU; on GPUs, one worker per visible
+  device, training `per_gpu` runs at once in that one process, each on its own CUDA stream:
+  $WGAN_REPRO_PER_GPU, else 4; `train.train_many`);
 - 'ray': Ray tasks (`pip install -e '.[ray]'`; address from `ray_address` or $RAY_ADDRESS,
   else a local Ray; fractional GPUs so several small GANs share a device);
 - 'auto' (default, or $WGAN_REPRO_EXECUTOR): 'pool' when two or more non-trivial runs are
@@ -24,6 +25,7 @@ its pending pool or Ray work.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -149,6 +151,37 @@ def _train_one(values: dict, scoring: ScoringSpec | None = None) -> str:
     return cfg.out_dir
 
 
+def _train_group(group: list[dict], scoring: ScoringSpec | None = None) -> list[str]:
+    """K runs trained in one process (`train_many`: on a GPU, each on its own CUDA stream, so they
+    overlap on the chip), then each scored; the unit of work of the pool's GPU path."""
+    from .train import train_many
+
+    cfgs = [TrainConfig(**values) for values in group]
+    todo = [c for c in cfgs if not finished(c)]
+    on_cpu = all(torch.device(c.device if c.device != "auto" else "cpu").type == "cpu" for c in todo)
+    if todo:
+        with cpu_threads(1) if on_cpu else contextlib.nullcontext():  # as _train_one: one thread per CPU run
+            train_many(todo)
+    if scoring is not None:
+        for cfg in cfgs:
+            score_run(cfg, scoring)
+    return [c.out_dir for c in cfgs]
+
+
+def gpu_groups(jobs: list[dict], devices: list[str], per_gpu: int) -> list[list[dict]]:
+    """Jobs (in submission order) spread over the devices, then cut into groups of up to `per_gpu` runs
+    that share one process and one device: [[job, ...], ...], the first group of each device first."""
+    per_device: dict[str, list[dict]] = {d: [] for d in devices}
+    for i, values in enumerate(jobs):
+        device = devices[i % len(devices)]
+        per_device[device].append({**values, "device": device})
+    chunks = {d: [js[k:k + per_gpu] for k in range(0, len(js), per_gpu)] for d, js in per_device.items()}
+    groups = []
+    for k in range(max((len(c) for c in chunks.values()), default=0)):
+        groups += [c[k] for c in chunks.values() if k < len(c)]
+    return groups
+
+
 def _worker_init(parent: int) -> None:
     """A pool worker: one thread, and it stops when the process that started it dies."""
     import signal
@@ -263,24 +296,27 @@ def _run_pool(pending, advance, *, per_gpu: int, workers=None, scoring=None, **_
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     devices = _devices()
-    jobs = []
-    for i, cfg in enumerate(pending):
-        values = cfg.to_dict()
-        if devices and cfg.device in ("auto", "cuda"):
-            values["device"] = devices[i % len(devices)]  # spread runs over the visible GPUs
-        jobs.append(values)
-    n = workers or (len(devices) * per_gpu if devices else os.cpu_count() or 1)
-    pool = ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=mp.get_context("spawn"),
+    jobs = [cfg.to_dict() for cfg in pending]
+    on_gpu = [v for v in jobs if devices and v["device"] in ("auto", "cuda")]
+    if on_gpu:  # one process per GPU, each training `per_gpu` runs at once (train_many)
+        units = [(_train_group, g) for g in gpu_groups(on_gpu, devices, per_gpu)]
+        units += [(_train_one, v) for v in jobs if v not in on_gpu]
+        n = workers or len(devices)
+    else:
+        units = [(_train_one, v) for v in jobs]
+        n = workers or os.cpu_count() or 1
+    pool = ProcessPoolExecutor(max_workers=min(n, len(units)), mp_context=mp.get_context("spawn"),
                                initializer=_worker_init, initargs=(os.getpid(),))
     try:
-        futures = [pool.submit(_train_one, v, scoring) for v in jobs]
+        futures = {pool.submit(fn, unit, scoring): (len(unit) if fn is _train_group else 1) for fn, unit in units}
         remaining = set(futures)
         while remaining:  # every finished run advances the progress at once; the first error stops the grid
             done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
             for f in done:
                 if f.exception() is not None:
                     raise f.exception()
-                advance()
+                for _ in range(futures[f]):
+                    advance()
     except BaseException:
         # an error, Ctrl-C or SIGTERM here: cancel what has not started, stop what runs (each
         # running worker checkpoints at the end of its iteration and exits; a re-run resumes)
