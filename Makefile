@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup lock test repro plots readme lint clean-venv
+.PHONY: setup lock test test-fast repro plots readme lint clean-venv
 
 $(BIN)/wgan-repro: pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,11 @@ setup: $(BIN)/wgan-repro  ## create .venv from uv.lock (runs once; again when py
 lock: setup  ## re-resolve every dependency into uv.lock (a deliberate upgrade: run the tests and dvc repro after)
 	$(BIN)/uv lock --upgrade
 
-test: setup  ## run the test suite on CPU
+test: setup  ## run the whole test suite on CPU (what CI runs)
 	$(BIN)/python -m pytest -q
+
+test-fast: setup  ## the suite without its `system` tests (renders, dvc, Ray, subprocesses, signals)
+	$(BIN)/python -m pytest -q -m "not system"
 
 repro: setup  ## run the whole DVC pipeline (CPU quick profile by default; profile in params.yaml)
 	# runs/ is a working folder, not a DVC output: a fresh clone's `dvc repro` has nothing to do;

@@ -43,7 +43,7 @@ def main() -> None:
         pass
     rows, weights = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        from wgan_repro.data import BatchStream
+        from wgan_repro.stream import BatchStream
         from wgan_repro.grid import grid_configs
         from wgan_repro.train import train
 

@@ -16,7 +16,7 @@ import torch
 from _machine import report
 from wgan_repro import objectives
 from wgan_repro.config import TrainConfig
-from wgan_repro.data import BatchStream
+from wgan_repro.stream import BatchStream
 from wgan_repro.models import build_models
 from wgan_repro.train import critic_steps_for, make_optimizer, train
 

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from tests.conftest import REPO
-from wgan_repro import claims as C, coverage
+from wgan_repro import claims as C, scorecard as S, coverage
 
 
 def test_sd_is_the_sample_standard_deviation():
@@ -66,7 +66,7 @@ def test_non_inferiority_decides_by_the_ci_against_the_allowed_deficit():
     assert kid["verdict"] == C.REPRODUCED and kid["stats"]["comparator"] == "a"
     assert C.noninferior_claim("k", "w", "KID", ("x", [1.5, 1.52, 1.48]), {"a": [1.0, 1.01, 0.99]},
                                higher_is_better=False)["verdict"] == C.NOT_REPRODUCED
-    assert "non-inferiority" in C.scorecard_markdown([dict(notebook="08", profile="quick", **tied)])
+    assert "non-inferiority" in S.scorecard_markdown([dict(notebook="08", profile="quick", **tied)])
 
 
 def test_the_scorecard_escapes_bars_and_renders_every_row():
@@ -76,7 +76,7 @@ def test_the_scorecard_escapes_bars_and_renders_every_row():
                                                              C.CLOSED_FORM)),
             dict(notebook="01", profile="quick", **C.compared_claim("x", "|d f/dx| small", "|log10 g|",
                                                                       ("a", [1.0, 2.0, 3.0]), ("b", [0.0, 0.5, 0.2])))]
-    html = markdown2html_mistune(C.scorecard_markdown(rows))
+    html = markdown2html_mistune(S.scorecard_markdown(rows))
     assert html.count("<table") == 1 and html.count("<tr") == 3  # header + 2 rows
     assert "W=|θ|" in html
 
@@ -105,7 +105,7 @@ def test_partial_spearman_removes_a_shared_time_trend_of_any_shape():
 
 
 def test_every_committed_claim_names_a_paper_item_and_every_item_a_notebook():
-    rows = C.gather_claims(REPO / "results")
+    rows = S.gather_claims(REPO / "results")
     assert rows and coverage.uncovered_items(rows) == []
     notebooks = {p.stem for p in (REPO / "notebooks").glob("*.ipynb")}
     for paper, item, what, notebook, why in coverage.PAPER_ITEMS:
@@ -186,3 +186,45 @@ def test_an_arm_without_spread_is_still_tested_by_the_other_arms_variance_and_wa
         reference = stats.ttest_ind([25, 25, 25], [22, 23, 22], equal_var=False).pvalue
     assert c["p"] == pytest.approx(reference)
     assert c["verdict"] == C.REPRODUCED and c["sd"][0] == 0
+
+
+# ---------------------------------------------------------------------- one family, preconditions (issue 29)
+def test_holm_adjusts_step_down_and_keeps_the_input_order():
+    assert S.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert S.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1, monotone
+    assert S.holm([]) == []
+
+
+def _row(p, verdict=C.REPRODUCED, **kw):
+    return {"claim": f"p={p}", "verdict": verdict, "rule": C.VERDICT_RULE,
+            "stats": {"p": p, "ci95": [0.1, 0.2], "n": [3, 3], "test": C.TEST}, **kw}
+
+
+def test_the_family_demotes_what_holm_does_not_carry_and_leaves_the_rest():
+    rows = [_row(0.001), _row(0.02), _row(0.03), _row(0.04, family=C.SECONDARY),
+            {"claim": "closed", "verdict": C.CLOSED_FORM, "rule": "exact"},
+            _row(0.2, verdict=C.UNRESOLVED)]
+    S.apply_family(rows)
+    assert [round(r["p_holm"], 6) if "p_holm" in r else None for r in rows] == [0.004, 0.06, 0.06, None, None, 0.2]
+    assert [r["verdict"] for r in rows] == [C.REPRODUCED, C.UNRESOLVED, C.UNRESOLVED, C.REPRODUCED, C.CLOSED_FORM,
+                                            C.UNRESOLVED]
+    assert rows[1]["verdict_unadjusted"] == C.REPRODUCED and "verdict_unadjusted" not in rows[0]
+    assert rows[0]["family_size"] == 4  # the secondary claim and the closed form are outside the family
+    table = S.scorecard_markdown(rows)
+    assert "Holm p = 0.06 (family of 4), reproduced before Holm" in table and "secondary (outside" in table
+
+
+def test_a_failed_precondition_leaves_the_claim_not_resolved_whatever_p_says():
+    pre = C.precondition("the arms differ only in the Lipschitz method", False, "optimisers differ: Adam vs RMSProp")
+    row = C.compared_claim("GP beats clipping", "paper", "KID", ("GP", [1.0, 1.1, 0.9]), ("clip", [5.0, 5.2, 4.9]),
+                           higher_is_better=False, requires=pre)
+    assert row["stats"]["p"] < 0.001 and row["verdict"] == C.UNRESOLVED
+    assert row["precondition"]["holds"] is False
+    S.apply_family([row])
+    assert "p_holm" not in row  # a comparison that does not test the sentence is not in the family
+    assert "precondition failed: the arms differ only in the Lipschitz method" in S.scorecard_markdown([row])
+    held = C.compared_claim("x", "paper", "KID", ("a", [1.0, 1.1, 0.9]), ("b", [5.0, 5.2, 4.9]),
+                            higher_is_better=False, requires=C.precondition("same optimiser", True, "both RMSProp"))
+    assert held["verdict"] == C.REPRODUCED
+    with pytest.raises(ValueError, match="family='tertiary'"):
+        C.claim("x", "p", "o", C.REPRODUCED, family="tertiary")

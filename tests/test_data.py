@@ -7,13 +7,13 @@ import torch
 from tests.conftest import shared_data
 from wgan_repro.config import TrainConfig
 from wgan_repro.data import (
-    BatchStream,
     DataNotFoundError,
     ImageFiles,
     LSUNBedrooms,
     load_image_tensor,
     resolve_data_root,
 )
+from wgan_repro.stream import BatchStream
 from wgan_repro.toy import sample_toy, toy_mixture
 
 
@@ -72,6 +72,7 @@ def test_mnist_loads_from_the_shared_torchvision_layout_without_writing_there():
     assert load_image_tensor("mnist", 32, data_root=root).shape == (60000, 1, 32, 32)
 
 
+@pytest.mark.system
 @pytest.mark.skipif(shared_data() is None, reason="offline dataset copies (../shared/data) not present")
 def test_cifar10_loads_from_the_shared_imagefolder_layout_in_official_order():
     root = shared_data()

@@ -18,7 +18,7 @@ def curve(history):
 
 
 def image_config(tmp_path, name="run", **kw):
-    values = dict(dataset="cifar10", image_size=32, arch="gp-dcgan", dim=4, loss="wgan", gp_weight=10.0,
+    values = dict(dataset="mnist", image_size=28, arch="gp-dcgan", dim=4, loss="wgan", gp_weight=10.0,
                   d_norm="none", optimizer="adam", lr_g=1e-4, lr_d=1e-4, batch_size=8, n_critic=2, iterations=4,
                   train_size=40, sample_every=0, checkpoint_every=0, log_every=100, dvclive=False, progress=False,
                   out_dir=str(tmp_path / name))
@@ -67,7 +67,7 @@ def test_no_host_to_device_copy_per_training_step(tmp_path, monkeypatch, kind):
 def test_an_epoch_boundary_gathers_the_batches_an_index_slice_would(tmp_path):
     """Device-side gathering across epochs: 40 images, batch 8, 2 critic steps x 6 iterations = 12 batches
     (2.4 epochs); every batch equals the slice of that epoch's seeded permutation."""
-    from wgan_repro.data import BatchStream
+    from wgan_repro.stream import BatchStream
 
     cfg = image_config(tmp_path)
     stream = BatchStream(cfg, torch.device("cpu"))
@@ -206,3 +206,114 @@ def test_a_group_of_runs_in_one_process_equals_runs_one_by_one(tmp_path):
         ra, rb = load_run(a), load_run(b)
         assert curve(ra.history) == curve(rb.history)
         assert all(torch.equal(x, y) for x, y in zip(ra.generator.parameters(), rb.generator.parameters()))
+
+
+STOP_MANY = """
+import sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from tests.conftest import tiny_toy_config
+from wgan_repro.train import train_many
+train_many([tiny_toy_config(Path({tmp!r}) / f"r{{s}}", seed=s, iterations=100000, checkpoint_every=0,
+                            dvclive=False, log_every=20) for s in (0, 1)])
+"""
+
+
+@pytest.mark.system
+def test_sigint_to_k_runs_in_one_process_checkpoints_every_run_and_each_resumes_its_curve(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+    from wgan_repro.rundir import read_checkpoint
+
+    proc = subprocess.Popen([sys.executable, "-c", STOP_MANY.format(repo=str(REPO), tmp=str(tmp_path / "k"))],
+                            stderr=subprocess.PIPE, text=True)
+    hist = tmp_path / "k" / "r1" / "run" / "history.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (hist.is_file() and len(hist.read_text().splitlines()) >= 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and err.count("checkpoint saved") == 2, err[-2000:]
+    stops = [read_checkpoint(tmp_path / "k" / f"r{s}" / "run" / "checkpoints" / "last.pt")["iteration"] for s in (0, 1)]
+    assert all(0 < it < 100000 for it in stops) and abs(stops[0] - stops[1]) <= 1, stops
+    for s, it in zip((0, 1), stops):  # each resumes to the curve of an uninterrupted run
+        resumed = train(tiny_toy_config(tmp_path / "k" / f"r{s}", seed=s, iterations=it + 5, checkpoint_every=0,
+                                        dvclive=False, log_every=20, resume=True))
+        full = train(tiny_toy_config(tmp_path / f"full{s}", seed=s, iterations=it + 5, checkpoint_every=0,
+                                     dvclive=False, log_every=20))
+        assert curve(resumed.history) == curve(full.history)
+        assert all(torch.equal(a, b) for a, b in zip(resumed.generator.parameters(), full.generator.parameters()))
+
+
+@pytest.mark.system
+def test_ctrl_c_of_the_train_command_says_resume_true(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "run"
+    args = ["train", "-c", "configs/toy_8gaussians_wgan_gp.yaml", "iterations=100000", "dim=16",
+            "checkpoint_every=0", "log_every=20", "progress=false", "dvclive=false", f"out_dir={out}"]
+    proc = subprocess.Popen([sys.executable, "-m", "wgan_repro.cli", *args], cwd=REPO, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ((out / "history.jsonl").is_file()
+                                               and len((out / "history.jsonl").read_text().splitlines()) >= 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "resume=true" in err.strip().splitlines()[-1] and "checkpoint saved" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the warning is for machines without CUDA")
+def test_the_paper_profile_on_a_cpu_warns_before_the_data_stage_works(monkeypatch, capsys):
+    from wgan_repro import data, pipeline
+
+    class Started(Exception):
+        pass
+
+    def first_work(*a, **k):
+        raise Started
+
+    monkeypatch.setattr(data, "load_image_tensor", first_work)
+    with pytest.raises(Started):
+        pipeline.prepare_data("paper")
+    assert "profile=paper on a machine without a visible CUDA device" in capsys.readouterr().err
+
+
+def test_unless_committed_keeps_a_render_of_the_same_parameters_and_renders_any_other(tmp_path, monkeypatch):
+    import json
+
+    import papermill
+
+    from wgan_repro import pipeline
+
+    name = "09_random_architectures"
+    params = pipeline.notebook_parameters(name, "quick")
+    folder = tmp_path / "results" / name
+    folder.mkdir(parents=True)
+    recorded = {**params, "out_dir": f"results/{name}", "runs_dir": f"runs/{name}", "results_root": "results"}
+    (folder / f"{name}.ipynb").write_text(json.dumps({"metadata": {"papermill": {"parameters": recorded}}}))
+    calls = []
+
+    def executed(*a, **k):
+        calls.append(k["parameters"])
+        raise RuntimeError("rendered")
+
+    monkeypatch.setattr(papermill, "execute_notebook", executed)
+    assert pipeline.run_notebook(name, "quick", results_root=tmp_path / "results", unless_committed=True) is None
+    assert calls == []
+    with pytest.raises(RuntimeError, match="rendered"):  # other parameters: it renders
+        pipeline.run_notebook(name, "quick", {"iterations": 50}, results_root=tmp_path / "results",
+                              unless_committed=True)
+    with pytest.raises(RuntimeError, match="rendered"):  # without the flag: it renders
+        pipeline.run_notebook(name, "quick", results_root=tmp_path / "results")
+    assert len(calls) == 2 and calls[0]["iterations"] == 50

@@ -64,3 +64,38 @@ def test_dcgan_checkpoint_chosen_within_gp_mean_wall_clock():
     # GP reached 20 (its last row before it, 15) after 150 and 180 s: mean 165; DCGAN's row before 200 is at 195 s
     assert picked["gp_mean_wall_clock_s"] == pytest.approx(165.0)
     assert picked["checkpoints"] == {"1": 100}
+
+
+@pytest.mark.system
+def test_gpu_speed_dry_run_on_the_cpu(tmp_path):
+    """benchmarks/gpu_speed.py end to end on the CPU with a small budget: every arm measured, the K-run
+    rows in one process and in K processes, the summary keys written (the GPU run is the same script)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "benchmarks/gpu_speed.py", "--device", "cpu", "--seconds", "20",
+                           "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "gpu_speed.json").read_text())
+    rows = result["rows"]
+    assert not [r for r in rows if "error" in r], [r for r in rows if "error" in r]
+    arms = {"WGAN (clip)", "WGAN-GP", "WGAN-GP (RMSProp)", "DCGAN", "toy (8 Gaussians, GP)", "MNIST (GP)"}
+    assert {r["arm"] for r in rows if r["what"] == "one run" and r.get("its_per_s_per_run", 0) > 0} == arms
+    assert {r["arm"] for r in rows if r.get("flops", 0) > 0} == arms
+    in_one = [r["runs"] for r in rows if r["what"] == "K runs, one process" and "its_per_s_aggregate" in r]
+    assert sorted(in_one) == [1, 2]
+    assert result["gp_one_run_its_per_s"] > 0 and result["gp_flops_per_iteration"] > 0
+    assert "gp_12_runs_aggregate_its_per_s" in result  # None on the CPU (K = 1, 2)
+
+
+@pytest.mark.system
+def test_gpu_speed_refuses_a_device_it_cannot_use(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "benchmarks/gpu_speed.py", "--device", "tpu", "--out", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, env={**__import__("os").environ,
+                                                                           "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 2 and "device='tpu' is not allowed" in proc.stderr
+    assert not (tmp_path / "gpu_speed.json").exists()

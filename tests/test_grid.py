@@ -1,4 +1,7 @@
 """Grids of runs: content-addressed folders, resuming, and executors that agree on the numbers."""
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,7 @@ def test_a_run_that_crashed_resumes_and_ends_as_an_uninterrupted_one(tmp_path, m
     assert [r["wasserstein_estimate"] for r in a.history] == [r["wasserstein_estimate"] for r in b.history]
 
 
+@pytest.mark.system
 def test_pool_executor_gives_the_same_numbers_as_inprocess(tmp_path):
     inproc = R.run_grid(BASE, VARIANTS, [0, 1], tmp_path / "a", executor="inprocess", progress=False)
     pooled = R.run_grid(BASE, VARIANTS, [0, 1], tmp_path / "b", executor="pool", workers=2, progress=False)
@@ -77,6 +81,7 @@ def test_bad_values_stop_before_any_run_starts(tmp_path):
         R.run_grid(BASE, {"ok": {}}, [0], tmp_path, executor="gpu", progress=False)
 
 
+@pytest.mark.system
 def test_ray_executor_on_a_local_head_gives_the_same_numbers_as_inprocess(tmp_path):
     ray = pytest.importorskip("ray")  # in the dev extra: CI has it
     inproc = R.run_grid(BASE, VARIANTS, [0], tmp_path / "a", executor="inprocess", progress=False)
@@ -112,6 +117,7 @@ def test_longest_runs_are_submitted_first(tmp_path):
     assert order == ["long_GP", "GP", "short_clip"]
 
 
+@pytest.mark.system
 def test_pool_scores_each_run_where_it_trained_as_inprocess_would(tmp_path, monkeypatch):
     """FID/KID computed in the pool's workers right after training equal the in-process numbers;
     afterwards the notebook only reads them (cached in each run's folder)."""
@@ -191,6 +197,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_processes_naming(token: str, grace: float = 10.0) -> list[int]:
+    """SIGTERM, then SIGKILL, every process of ours whose command line contains `token` (a private Ray
+    head's temp dir: every process of that head names it); nothing else on the machine is touched."""
+    import signal
+    import time
+
+    def matching() -> list[int]:
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if token in cmdline.read_bytes().decode(errors="replace") and int(cmdline.parent.name) != os.getpid():
+                    found.append(int(cmdline.parent.name))
+            except OSError:
+                continue
+        return found
+
+    pids = matching()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in matching():
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        deadline = time.monotonic() + grace
+        while matching() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    return pids
+
+
+@pytest.mark.system
 def test_ray_executor_against_a_ray_start_head_gives_workers_the_drivers_data_root(tmp_path, monkeypatch):
     """The cluster route as README gives it: a head from `ray start` (whose environment has no data root),
     a driver that names its address, an MNIST grid that only trains if the workers get the driver's
@@ -207,10 +243,11 @@ def test_ray_executor_against_a_ray_start_head_gives_workers_the_drivers_data_ro
     head_env["RAY_AUTH_MODE"] = "disabled"  # a private head; README says how to pass a cluster's token
     ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
     port = _free_port()
-    subprocess.run([*ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-                    "--include-dashboard=false", "--disable-usage-stats"],
-                   env=head_env, check=True, timeout=240, capture_output=True)
+    temp_dir = tempfile.mkdtemp(prefix="wr-ray-", dir="/tmp")  # short: Ray's socket paths live below it
     try:
+        subprocess.run([*ray_cli, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                        "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}"],
+                       env=head_env, check=True, timeout=240, capture_output=True)
         monkeypatch.setenv("WGAN_REPRO_DATA", str(root))
         monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
         monkeypatch.delenv("RAY_ADDRESS", raising=False)
@@ -220,8 +257,9 @@ def test_ray_executor_against_a_ray_start_head_gives_workers_the_drivers_data_ro
         inproc = R.run_grid(base, {"WGAN-GP": {}}, [0], tmp_path / "a", executor="inprocess", progress=False)
         on_ray = R.run_grid(base, {"WGAN-GP": {}}, [0], tmp_path / "b", executor="ray",
                             ray_address=f"127.0.0.1:{port}", progress=False)
-    finally:
-        subprocess.run([*ray_cli, "stop", "--force"], env=head_env, timeout=120, capture_output=True)
+    finally:  # this test's head only: `ray stop` would stop every Ray process on the machine
+        stop_processes_naming(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
     key = ("WGAN-GP", 0)
     assert torch.equal(_weights(inproc[key]), _weights(on_ray[key]))
     untimed = [[{k: v for k, v in r.items() if k not in ("wall_time", "seconds_per_iteration")} for r in res.history]

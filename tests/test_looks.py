@@ -2,7 +2,7 @@
 with more seeds, and what the scorecard shows of it."""
 import json
 
-from wgan_repro import claims as C, looks
+from wgan_repro import claims as C, scorecard as S, looks
 
 
 def _details(path, seeds, iterations=500, claims=()):
@@ -34,12 +34,12 @@ def test_the_scorecard_shows_a_changed_later_look_beside_the_first_verdict(tmp_p
              claims=[_claim(C.REPRODUCED, 0.014, n=5)])
     _details(root / "measurements" / "long" / "04_rmsprop_vs_adam", [0, 1, 2, 3, 4], iterations=2000,
              claims=[_claim(C.NOT_REPRODUCED, 0.001, n=5)])  # another scale: not a later look
-    rows = looks.add_second_looks(root, C.gather_claims(root))
+    rows = looks.add_second_looks(root, S.gather_claims(root))
     (row,) = rows
     look = row["second_look"]
     assert look["measurement"] == "results/measurements/seeds_0-4/04_rmsprop_vs_adam"
     assert look["changed"] and look["passes_pocock"] and look["n"] == [5, 5]
-    md = C.scorecard_markdown(rows)
+    md = S.scorecard_markdown(rows)
     assert "1 changed verdict; 04_rmsprop_vs_adam: GP trains well with Adam" in md
     table = [line for line in md.splitlines() if line.startswith("| 04_")]
     assert len(table) == 1 and table[0].count(" | ") == 7  # eight cells

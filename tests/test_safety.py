@@ -126,6 +126,7 @@ def test_a_badly_typed_parameter_stops_before_a_kernel_starts(tmp_path, capsys):
     assert all(p.read_text() == text for p, text in files.items())
 
 
+@pytest.mark.system
 def test_a_failing_notebook_leaves_the_previous_results(tmp_path):
     files = _sentinel_results(tmp_path / "results", "06_vanishing_gradients")
     with pytest.raises(NotebookFailed, match=r"^notebook 06_vanishing_gradients failed in cell \d+: \w+Error"):
@@ -137,12 +138,14 @@ def test_a_failing_notebook_leaves_the_previous_results(tmp_path):
     assert not list(tmp_path.glob(".render-*"))  # the staging folder is gone
 
 
+@pytest.mark.system
 def test_run_notebook_keeps_its_runs_beside_its_results(tmp_path):
     run_notebook("06_vanishing_gradients", "tiny", results_root=tmp_path / "results", html=False)
     assert (tmp_path / "runs" / "06_vanishing_gradients").is_dir()
     assert json.loads((tmp_path / "results" / "06_vanishing_gradients" / "metrics.json").read_text())
 
 
+@pytest.mark.system
 @pytest.mark.skipif(shutil.which("dvc", path=str(BIN)) is None, reason="dvc is not installed in this environment")
 def test_dvc_repro_with_a_bad_profile_keeps_the_committed_results(tmp_path):
     """issue 9.1: DVC used to delete a stage's outputs before run-notebook rejected the profile."""
@@ -178,6 +181,7 @@ def test_pipeline_outputs_survive_dvc_and_runs_are_no_dvc_output():
                     assert opts.get("persist") is True, (name, path)
 
 
+@pytest.mark.system
 def test_a_notebook_killed_mid_grid_continues_and_matches_an_uninterrupted_one(tmp_path):
     """issue 8.2: SIGKILL a notebook while its grid trains; the re-run loads the finished runs,
     resumes or retrains the rest, and ends with the same metrics as an uninterrupted execution."""

@@ -13,6 +13,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.system  # subprocesses, signals, pool workers
+
 ARGS = ["01_toy_mode_collapse", "--profile", "tiny", "-p", "iterations", "600", "-p", "dim", "16",
         "-p", "seeds", "[0, 1]"]
 

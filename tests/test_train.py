@@ -167,18 +167,18 @@ def test_checkpoint_guard_never_writes_non_finite_weights(tmp_path):
 def test_first_non_finite_names_the_first_poisoned_tensor_in_checkpoint_order():
     from torch import nn
 
-    from wgan_repro.train import _first_non_finite
+    from wgan_repro.diagnostics import first_non_finite
 
     g, d = nn.Linear(2, 2), nn.Linear(2, 1)
     opt = torch.optim.Adam(d.parameters())
     d(torch.ones(1, 2)).sum().backward()
     opt.step()
-    assert _first_non_finite(g, d, opt) is None
+    assert first_non_finite(g, d, opt) is None
     next(iter(opt.state.values()))["exp_avg"].fill_(float("inf"))
-    assert _first_non_finite(g, d, opt).startswith("optimizer 0 state")
+    assert first_non_finite(g, d, opt).startswith("optimizer 0 state")
     with torch.no_grad():
         d.bias.fill_(float("nan"))
-    assert _first_non_finite(g, d, opt) == "critic.bias"
+    assert first_non_finite(g, d, opt) == "critic.bias"
 
 
 def test_huge_penalty_with_inf_adam_state_is_caught(tmp_path):

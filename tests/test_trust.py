@@ -162,6 +162,7 @@ IMG = dict(dataset="mnist", image_size=28, arch="gp-dcgan", dim=4, loss="wgan", 
            sample_every=0, checkpoint_every=0, log_every=1, dvclive=False, progress=False)
 
 
+@pytest.mark.system
 def test_a_resumed_run_is_scored_again_not_read_from_the_old_cache(tmp_path, monkeypatch):
     from wgan_repro.fidelity import ScoringSpec
 
@@ -259,6 +260,7 @@ def test_a_full_disk_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
     assert len(err) == 1 and "No space left" in err[0] and "free some space" in err[0]
 
 
+@pytest.mark.system
 def test_sigterm_checkpoints_and_resume_continues_the_same_curve(tmp_path):
     import signal
     import subprocess
@@ -340,6 +342,7 @@ def test_damaged_inception_weights_are_rebuilt_to_the_same_network(tmp_path, mon
     assert torch.equal(files.load_weights_only(path)["Conv2d_1a_3x3.conv.weight"], good)
 
 
+@pytest.mark.system
 def test_damaged_reference_features_are_recomputed_and_a_non_finite_score_is_an_error(tmp_path, monkeypatch):
     from wgan_repro import fidelity
 

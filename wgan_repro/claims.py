@@ -1,5 +1,5 @@
-"""The decision layer: verdict rules, the statistics behind them, claim rows, the files a
-notebook's numbers are written to, and the scorecard table.
+"""The decision layer: verdict rules, the statistics behind them, preconditions, claim rows and the
+files a notebook's numbers are written to (the scorecard that gathers them: scorecard.py).
 
 A claim quotes the paper, names our number and carries a verdict that follows from the numbers
 by a rule stated next to it (`VERDICT_RULE` unless the notebook states its own).
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 REPRODUCED, NOT_REPRODUCED, UNRESOLVED = "reproduced", "not reproduced", "not resolved at this scale"
+PRIMARY, SECONDARY = "primary", "secondary"  # a claim's family: in the scorecard's Holm family, or another readout
 CLOSED_FORM = "closed form, not an experiment"  # an identity we compute exactly: shown, never counted as reproduced
 
 ALPHA = 0.05
@@ -148,12 +149,30 @@ def mean_std(values, prefix: str, scale: float = 1.0, digits: int = 4) -> dict:
 
 
 # ---------------------------------------------------------------------- claim rows
+def precondition(what: str, holds: bool, measured: str) -> dict:
+    """What must hold for a comparison to test the paper's sentence at this scale (e.g. the arms differ only
+    in what the claim is about; every arm's samples are images), whether it holds, and what was measured."""
+    return {"what": what, "holds": bool(holds), "measured": measured}
+
+
 def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RULE,
-          next_scale: str | None = None, item: str | None = None, stats: dict | None = None) -> dict:
+          next_scale: str | None = None, item: str | None = None, stats: dict | None = None,
+          family: str = "primary", requires: dict | None = None) -> dict:
     """One scorecard row. item: the paper's figure/table/section it tests. stats: a `compare_arms`
     result (n, test, p, 95% CI). next_scale: for a claim this run did not reproduce, the scale that
-    would settle it (what we measured that points there, or the paper's scale); kept only then."""
+    would settle it (what we measured that points there, or the paper's scale); kept only then.
+    family: 'primary' (in the scorecard's Holm family, `apply_family`) or 'secondary' (another readout
+    of a primary claim's data). requires: a `precondition`; when it fails the verdict is not resolved
+    at this scale, whatever p says, and the row names the failed condition."""
+    if family not in (PRIMARY, SECONDARY):
+        raise ValueError(f"family={family!r} is not allowed: primary or secondary")
+    if requires is not None and not requires["holds"] and result != CLOSED_FORM:
+        result = UNRESOLVED
     row = {"claim": name, "paper": paper, "ours": ours, "verdict": result, "rule": rule}
+    if family != PRIMARY:
+        row["family"] = family
+    if requires is not None:
+        row["precondition"] = requires
     if item:
         row["item"] = item
     if stats:
@@ -165,13 +184,15 @@ def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RUL
 
 def compared_claim(name: str, paper: str, what: str, better: tuple[str, list], worse: tuple[str, list],
                    higher_is_better: bool = True, item: str | None = None, digits: int = 2, scale: float = 1.0,
-                   note: str = "", next_scale: str | None = None, paired: bool = False) -> dict:
+                   note: str = "", next_scale: str | None = None, paired: bool = False, family: str = "primary",
+                   requires: dict | None = None) -> dict:
     """A comparative claim decided by VERDICT_RULE: our text names both arms' mean ± sd (ddof = 1),
-    n, the difference with its 95% CI, and Welch's p."""
+    n, the difference with its 95% CI, and Welch's p (family, requires: as `claim`)."""
     c = compare_arms(better[1], worse[1], higher_is_better, paired=paired)
     ours = (f"{what}: {better[0]} {mean_sd_text(better[1], digits, scale)}, {worse[0]} "
             f"{mean_sd_text(worse[1], digits, scale)} ({stats_text(c, digits, scale)})" + (f" {note}" if note else ""))
-    return claim(name, paper, ours, c["verdict"], PAIRED_RULE if paired else VERDICT_RULE, next_scale, item, c)
+    return claim(name, paper, ours, c["verdict"], PAIRED_RULE if paired else VERDICT_RULE, next_scale, item, c,
+                 family=family, requires=requires)
 
 
 NONINFERIOR_RULE = ("reproduced when the recommended arm is at most {margin:.0%} worse than the best other arm (by "
@@ -285,70 +306,14 @@ def write_metrics(out_dir: str | Path, details: dict, headline: dict | None = No
     return path
 
 
-# ---------------------------------------------------------------------- the scorecard
-SCORECARD_COLUMNS = ["notebook", "profile", "item", "claim", "paper", "ours", "verdict", "rule", "next_scale", "stats",
-                     "second_look"]
-
-
-def gather_claims(results_root: str | Path, skip: str = "99_scorecard") -> list[dict]:
-    """Every claim of every results/<notebook>/details.json, one dict each (notebook, profile, claim...)."""
-    rows = []
-    for path in sorted(Path(results_root).glob("*/details.json")):
-        if path.parent.name == skip:
-            continue
-        m = json.loads(path.read_text())
-        for c in m.get("claims", []):
-            rows.append(dict(notebook=path.parent.name, profile=m.get("profile"), **c))
-    return rows
-
-
+# ---------------------------------------------------------------------- markdown
 def _cell(text) -> str:
     """A markdown table cell: a bare | would end the cell (and, in nbconvert, drop the table)."""
     return str(text).replace("\\|", "|").replace("|", "\\|").replace("\n", " ")
 
 
-def scorecard_markdown(rows: list[dict]) -> str:
-    """The claims table (with each claim's later look at more seeds, `looks.add_second_looks`), then
-    what would settle each claim not reproduced."""
-    from .looks import second_look_text
-
-    card = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
-
-    def test(r) -> str:
-        c = r.stats if isinstance(r.stats, dict) else None
-        p = (c or {}).get("p")
-        if not isinstance(p, (int, float)) or not math.isfinite(p):
-            return (c or {}).get("why", "rule stated with the claim")
-        lo, hi = c["ci95"]
-        text = f"{_test_label(c)} p = {c['p']:.2g}; 95% CI of Δ [{lo:.3g}, {hi:.3g}]; n = {c['n'][0]} vs {c['n'][1]}"
-        if "margin" in c:  # a non-inferiority verdict: the CI against the allowed deficit decides, not p
-            text = f"non-inferiority to {c['comparator']} (allowed deficit {c['margin']:.3g}): " + text
-        return text
-
-    counts = card.verdict.value_counts()
-    summary = (f"{len(card)} claims: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in
-                                                  (REPRODUCED, UNRESOLVED, NOT_REPRODUCED, CLOSED_FORM)) + ".\n\n")
-    looked = card.second_look.map(lambda x: isinstance(x, dict))
-    if looked.any():
-        changed = card[looked & card.second_look.map(lambda x: isinstance(x, dict) and x["changed"])]
-        summary += (f"Later looks: {int(looked.sum())} claims re-run with more seeds in committed measurements (last "
-                    f"column; the verdict column keeps the first look's); {len(changed)} changed verdict"
-                    + "".join(f"; {r.notebook}: {r.claim}" for r in changed.itertuples()) + ".\n\n")
-    head = summary + "| notebook | paper item | claim | paper | ours | test | verdict | later look (more seeds) |\n"
-    md = head + "|---" * 8 + "|\n" + "\n".join(
-        f"| {_cell(r.notebook)} | {_cell(r.item if isinstance(r.item, str) else '')} | {_cell(r.claim)} | "
-        f"{_cell(r.paper)} | {_cell(r.ours)} | {_cell(test(r))} | **{_cell(r.verdict)}** | "
-        f"{_cell(second_look_text(r.second_look))} |" for r in card.itertuples())
-    unsettled = card[~card.verdict.isin([REPRODUCED, CLOSED_FORM])]
-    if len(unsettled):
-        md += "\n\n**Not reproduced at this scale, and what would settle each:**\n\n" + "\n".join(
-            f"- {r.notebook} — {r.claim} (**{r.verdict}**): "
-            + (r.next_scale if isinstance(r.next_scale, str) else "not stated") for r in unsettled.itertuples())
-    return md
-
-
-__all__ = ["CLOSED_FORM", "NONINFERIOR_RULE", "NOT_REPRODUCED", "PAIRED_RULE", "REPRODUCED", "SUCCESS_RULE",
-           "UNRESOLVED", "VERDICT_RULE", "claim", "claims_markdown", "compare_arms", "compared_claim", "gather_claims",
-           "instability", "mean_sd_text", "mean_std", "noninferior_claim", "partial_spearman", "scale_note",
-           "scorecard_markdown", "sd", "settle_with", "spearman", "stats_text", "success_count_claim", "summarize",
-           "verdict", "write_metrics"]
+__all__ = ["CLOSED_FORM", "NONINFERIOR_RULE", "NOT_REPRODUCED", "PAIRED_RULE", "PRIMARY", "REPRODUCED", "SECONDARY",
+           "SUCCESS_RULE", "UNRESOLVED", "VERDICT_RULE", "claim", "claims_markdown", "compare_arms", "compared_claim",
+           "instability", "mean_sd_text", "mean_std", "noninferior_claim", "partial_spearman", "precondition",
+           "scale_note", "sd", "settle_with", "spearman", "stats_text", "success_count_claim", "summarize", "verdict",
+           "write_metrics"]

@@ -92,8 +92,11 @@ def _run_notebook(args) -> int:
             overrides[k] = yaml.safe_load(v)
         except yaml.YAMLError as e:
             raise ConfigError(f"{k}={v!r} is not allowed: not valid YAML ({str(e).splitlines()[0]})") from None
-    out = run_notebook(args.name, args.profile, overrides, results_root=args.results, runs_root=args.runs)
-    print(f"wrote {out}", file=sys.stderr)
+    out = run_notebook(args.name, args.profile, overrides, results_root=args.results, runs_root=args.runs,
+                       unless_committed=args.unless_committed)
+    print(f"wrote {out}" if out is not None else
+          f"{args.name}: its committed render has these parameters: kept, not re-run (an expensive stage; "
+          f"`wgan-repro run-notebook {args.name}` re-runs it)", file=sys.stderr)
     return 0
 
 
@@ -108,11 +111,21 @@ def _prepare_data(args) -> int:
 
 
 # ---------------------------------------------------------------------- the parser
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wgan-repro")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .config import REPO
     from .pipeline import NOTEBOOKS
 
     parser = argparse.ArgumentParser(prog="wgan-repro", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"wgan-repro {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train one variant from a YAML preset plus key=value overrides",
@@ -150,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override one parameter (YAML value, e.g. -p seeds '[0, 1, 2, 3, 4]')")
     p.add_argument("--results", default=str(REPO / "results"), help="rendered notebooks and metrics go here")
     p.add_argument("--runs", default=None, help="training runs (default: runs/ beside --results)")
+    p.add_argument("--unless-committed", action="store_true",
+                   help="keep the render already in --results when it was made with these parameters (02 and 09's "
+                        "DVC stages: `dvc repro -f` keeps them, other parameters re-render them)")
     p.set_defaults(func=_run_notebook)
 
     p = sub.add_parser("prepare-data", help="datasets into the cache + reference features (the DVC data stage)")
@@ -189,8 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wgan-repro: error: {e.strerror or e}{where}: {hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"wgan-repro: stopped ({args.command}); finished runs and checkpoints are kept, and running the "
-              f"same command again continues from them", file=sys.stderr)
+        again = ("the same command with resume=true continues it" if args.command == "train" else
+                 "running the same command again continues from them")
+        print(f"wgan-repro: stopped ({args.command}); finished runs and checkpoints are kept, and {again}",
+              file=sys.stderr)
         return 130
 
 

@@ -15,6 +15,9 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .coerce import coerce
+from .errors import ConfigError, WganReproError, fail as _fail
+
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,14 +48,6 @@ def arch_family(arch: str) -> str:
 
 
 FLOAT32_MAX = 3.4028234663852886e38
-
-
-class WganReproError(Exception):
-    """Base of every error this package reports as one line (the CLI prints it and exits 2)."""
-
-
-class ConfigError(WganReproError, ValueError):
-    """A bad configuration value. The message is one line: field, value, what is allowed."""
 
 
 # Field roles (field metadata, read with `fields_with`):
@@ -234,10 +229,6 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def _fail(name: str, value, allowed: str) -> typing.NoReturn:
-    raise ConfigError(f"{name}={value!r} is not allowed: {allowed}")
-
-
 def _choice(cfg, name: str, choices) -> None:
     v = getattr(cfg, name)
     if v not in choices and not (name in ("arch", "g_arch") and table1_index(str(v)) is not None):
@@ -324,47 +315,7 @@ def validate(cfg: TrainConfig) -> None:
               "gp_weight > 0 (WGAN-GP), or allow_unconstrained=true")
 
 
-# ---------------------------------------------------------------------- type coercion
-_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
-
-
-def coerce(name: str, value, kind: type, optional: bool = False, item: type | None = None):
-    """`value` as `kind` (bool, int, float, str or list of `item`) or ConfigError naming `name`.
-
-    The one YAML coercer of the package (TrainConfig fields, notebook parameters). YAML 1.1 reads
-    `1e-4` (no dot) as a string: numeric strings are accepted for float fields.
-    """
-    if value is None:
-        if optional:
-            return None
-        _fail(name, value, f"must be {_KINDS.get(kind, kind.__name__)}")
-    ok = True
-    if kind is bool:
-        ok = isinstance(value, bool)
-    elif kind is int:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind is float:
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif kind is list:
-        ok = isinstance(value, list)
-        if ok and item is not None:
-            value = [coerce(name, v, item) for v in value]
-    elif kind is str:
-        ok = isinstance(value, str)
-    if not ok:
-        what = _KINDS.get(kind, kind.__name__) + (f" of {_KINDS.get(item, item.__name__)}" if item else "")
-        _fail(name, value, f"must be {what}" + (" or null" if optional else ""))
-    return value
-
-
+# ---------------------------------------------------------------------- field types
 def _coerce(name: str, value, annotation):
     hint = _resolve(annotation)
     base = [h for h in hint if h is not type(None)][0]

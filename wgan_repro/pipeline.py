@@ -12,6 +12,7 @@ tiny:  seconds per notebook; only for tests/test_notebooks.py (TEST_PROFILE belo
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import tempfile
@@ -106,6 +107,18 @@ def notebook_parameters(name: str, profile: str | None = None, overrides: dict |
     return params
 
 
+WHERE = ("out_dir", "runs_dir", "results_root")  # where a render went: not what it computed
+
+
+def rendered_parameters(path: Path) -> dict | None:
+    """The parameters papermill recorded in a rendered notebook, less where it wrote (None: no readable render)."""
+    try:
+        recorded = json.loads(Path(path).read_text())["metadata"]["papermill"]["parameters"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {k: v for k, v in recorded.items() if k not in WHERE} if isinstance(recorded, dict) else None
+
+
 def _warn_if_paper_on_cpu(profile: str) -> None:
     import sys
 
@@ -138,7 +151,8 @@ def _remove_dead_staging(parent: Path, name: str) -> None:
 
 def run_notebook(name: str, profile: str | None = None, overrides: dict | None = None,
                  results_root: Path | str = REPO / "results", runs_root: Path | str | None = None,
-                 html: bool = True, params_file: Path = REPO / "params.yaml") -> Path:
+                 html: bool = True, params_file: Path = REPO / "params.yaml", unless_committed: bool = False
+                 ) -> Path | None:
     """Execute notebooks/<name>.ipynb into <results_root>/<name>/<name>.ipynb (+ .html).
 
     Parameters are validated before anything is touched. One render per results folder at a
@@ -146,11 +160,16 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
     results_root; only when it has run to the end do its files replace the old ones, so a
     failing or stopped run leaves the previous results exactly as they were.
     runs_root: where training runs live (default: beside results_root, `runs/`).
+    unless_committed: when the render already in <results_root>/<name> was made with these very
+    parameters, keep it and return None (the expensive stages 02 and 09: `dvc repro` and `dvc repro -f`
+    keep their committed renders, any other parameters, e.g. `-S profile=paper`, re-render them).
     """
     import papermill as pm
     from filelock import FileLock, Timeout
 
     params = notebook_parameters(name, profile, overrides, params_file)
+    if unless_committed and rendered_parameters(Path(results_root) / name / f"{name}.ipynb") == params:
+        return None
     _warn_if_paper_on_cpu(params["profile"])
     results_root = Path(results_root).resolve()
     runs_root = Path(runs_root).resolve() if runs_root else results_root.parent / "runs"
@@ -254,6 +273,8 @@ def prepare_data(profile: str | None = None, download: bool = False) -> dict:
     from .data import load_image_tensor
     from .fidelity import reference_features
 
+    # before an hour of reference features: the paper profile's runs need a GPU (issue 31)
+    _warn_if_paper_on_cpu(notebook_parameters("99_scorecard", profile)["profile"])
     manifest = {}
     for name in NOTEBOOKS:
         params = notebook_parameters(name, profile)

@@ -1,6 +1,7 @@
 """YAML presets (configs/) and key=value overrides -> a validated TrainConfig."""
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import yaml
@@ -28,7 +29,8 @@ def config_from_dict(values: dict, overrides: list[str] | dict | None = None) ->
         merged.update(dict(parse_override(o) for o in overrides or []))
     for key in merged:
         if key not in FIELD_NAMES:
-            close = [n for n in FIELD_NAMES if n.split("_")[0] == key.split("_")[0]]
+            close = difflib.get_close_matches(key, FIELD_NAMES, n=3, cutoff=0.6) or [
+                n for n in FIELD_NAMES if n.split("_")[0] == key.split("_")[0]]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ConfigError(f"{key}={merged[key]!r} is not allowed: unknown field{hint}; "
                               f"known fields: {', '.join(FIELD_NAMES)}")

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import objectives
-from .data import BatchStream
+from .stream import BatchStream
 from .toy import sample_toy
 from .train import make_optimizer
 

@@ -30,7 +30,9 @@ from torch import nn
 from . import objectives
 from .config import ConfigError, TrainConfig, WganReproError
 from .device import available_memory, resolve_device
-from .data import BatchStream
+from .cudagraphs import CapturedSteps, run_generator, uses_graphs
+from .diagnostics import diagnostics, first_non_finite, grad_norm, heldout_estimate
+from .stream import BatchStream
 from .toy import sample_toy
 from .models import build_models, sampling
 from .rundir import RunDir, TrainResult, read_history
@@ -84,87 +86,9 @@ def make_optimizer(cfg: TrainConfig, params, lr: float, capturable: bool = False
     return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), capturable=capturable)
 
 
-def _first_non_finite(generator: nn.Module, critic: nn.Module, *optimizers) -> str | None:
-    """Name of the first weight or optimiser-state tensor holding NaN/inf (one sync per device)."""
-    named = [(f"generator.{n}", t) for n, t in generator.state_dict().items()]
-    named += [(f"critic.{n}", t) for n, t in critic.state_dict().items()]
-    for k, opt in enumerate(optimizers):
-        for pid, state in opt.state.items():
-            named += [(f"optimizer {k} state {pid}.{n}", t) for n, t in state.items() if torch.is_tensor(t)]
-    named = [(n, t) for n, t in named if t.is_floating_point()]
-    if not named:
-        return None
-    ok = [True] * len(named)
-    for device in {t.device for _, t in named}:  # Adam keeps its step count on the CPU
-        where = [i for i, (_, t) in enumerate(named) if t.device == device]
-        for i, finite in zip(where, torch.stack([torch.isfinite(named[i][1]).all() for i in where]).tolist()):
-            ok[i] = finite
-    return next((name for (name, _), finite in zip(named, ok) if not finite), None)
-
-
-def _grad_norm(module: nn.Module) -> float:
-    sq = [p.grad.pow(2).sum() for p in module.parameters() if p.grad is not None]
-    return float(torch.sqrt(torch.stack(sq).sum())) if sq else 0.0
-
-
-def _weight_stats(critic: nn.Module, clip_value: float | None) -> dict:
-    w = torch.cat([p.detach().flatten() for p in critic.parameters()]).abs()
-    stats = {"critic_weight_absmax": float(w.max()), "critic_weight_absmean": float(w.mean())}
-    if clip_value is not None:
-        # share of weights sitting at the clipping boundary (WGAN-GP Fig. 1b)
-        stats["critic_weight_at_clip"] = float((w >= 0.99 * clip_value).float().mean())
-    return stats
-
-
 def fixed_noise(cfg: TrainConfig, n: int = 64) -> torch.Tensor:
     """The same noise for every sample figure of a run (its own RNG: does not disturb training)."""
     return torch.randn(n, cfg.noise_dim, generator=torch.Generator().manual_seed(cfg.seed + 10_007))
-
-
-def _diagnostics(cfg, critic, real, fake, step: objectives.CriticStep, loss_g, rng=None) -> dict:
-    """What a logged iteration records besides the losses (WGAN Figs. 3-4, WGAN-GP Fig. 1b)."""
-    loss_d, interp_norms = step.loss, step.interp_norms
-    row = {"wasserstein_estimate": objectives.wasserstein_estimate(step.f_real, step.f_fake).item(),
-           "loss_critic": loss_d.item(), "loss_generator": loss_g.item(), "gradient_penalty": step.penalty.item()}
-    if cfg.loss != "wgan":
-        # at the optimal D, -loss_D = 2 JS - log 4  (Goodfellow et al. 2014, Thm. 1)
-        row["js_estimate"] = math.log(2) - loss_d.item() / 2
-    k = min(64, cfg.batch_size)
-    row["critic_grad_norm_real"] = float(objectives.input_gradient_norms(critic, real[:k]).mean())
-    row["critic_grad_norm_fake"] = float(objectives.input_gradient_norms(critic, fake[:k]).mean())
-    row["critic_grad_norm_interp"] = float(  # the penalty's own pass when there is one
-        interp_norms.mean() if interp_norms is not None else
-        objectives.input_gradient_norms(critic, objectives.interpolate(real[:k], fake[:k], rng)).mean())
-    row.update(_weight_stats(critic, cfg.clip_value))
-    return row
-
-
-@torch.no_grad()
-def _heldout_estimate(nets: _Run, step: objectives.CriticStep) -> dict:
-    """The critic's W estimate with held-out real images against the same generated batch (WGAN-GP
-    Fig. 5b: beside the training estimate, it shows when the critic overfits)."""
-    real = nets.stream.heldout_batch()
-    if real is None:
-        return {}
-    with sampling(nets.critic):  # batch statistics as in training, running statistics left untouched
-        f_real = nets.critic(real)
-    return {"wasserstein_estimate_heldout": objectives.wasserstein_estimate(f_real, step.f_fake).item()}
-
-
-def run_generator(cfg: TrainConfig, device: torch.device) -> torch.Generator:
-    """The run's own random generator, made right after its models were initialised from the global
-    RNG: on the CPU it continues the global RNG's state (so the numbers are those of a loop drawing
-    from the global RNG), on CUDA it is seeded with cfg.seed (as torch.manual_seed seeds CUDA)."""
-    if device.type == "cpu":
-        g = torch.Generator()
-        g.set_state(torch.get_rng_state())
-        return g
-    return torch.Generator(device=device).manual_seed(cfg.seed)
-
-
-def uses_graphs(cfg: TrainConfig, device: torch.device) -> bool:
-    """CUDA graphs for this run: graphs='auto' on a CUDA device, with data the device can index."""
-    return cfg.graphs == "auto" and device.type == "cuda"
 
 
 class _Run:
@@ -184,7 +108,7 @@ class _Run:
         self.g_params = list(self.generator.parameters())
         self.stream = BatchStream(cfg, device, generator=self.rng)
         self.cuda_stream = torch.cuda.Stream(device) if cuda else None
-        self.graphs = None  # _CudaGraphs once captured
+        self.graphs = None  # cudagraphs.CapturedSteps once captured
         self._clock_restored = 0.0
         self.start = self.it = self.restore(run.resume_state(device))
         self.clock = 0.0  # training seconds before this process (a resumed run's clock continues)
@@ -270,7 +194,7 @@ class _Run:
             self.critic.train()
             if self.graphs is None and uses_graphs(cfg, self.device) and it - self.start >= self.WARMUP \
                     and self.stream.graph_ready:
-                self.graphs = _CudaGraphs(self)
+                self.graphs = CapturedSteps(self)
             n_steps = critic_steps_for(it, cfg.n_critic, cfg.critic_schedule)
             done = it + 1
             logged = it % cfg.log_every == 0 or done == cfg.iterations
@@ -286,8 +210,8 @@ class _Run:
                 self.opt_g.step()
             if logged:
                 row = {"iteration": it, "critic_steps": n_steps, "generator_grad_norm": g_grad,
-                       **_diagnostics(cfg, self.critic, real, fake, step, loss_g, self.rng),
-                       **_heldout_estimate(self, step),
+                       **diagnostics(cfg, self.critic, real, fake, step, loss_g, self.rng),
+                       **heldout_estimate(self, step),
                        "seconds_per_iteration": time.perf_counter() - t0, "wall_time": self.wall_time()}
                 run.log(row)
                 self.w_estimate = row["wasserstein_estimate"]
@@ -306,38 +230,6 @@ class _Run:
         self.w_estimate = None
 
 
-class _CudaGraphs:
-    """A run's critic step and generator step captured as two CUDA graphs on the run's own stream
-    (the data gather, the noise, the forward and backward passes, the penalty's double backward,
-    the optimiser step and the clipping, all inside), replayed `critic_steps_for(...)` times and once.
-    The epoch's permutation is refreshed outside the graph, once per epoch."""
-
-    def __init__(self, r: _Run):
-        self.r = r
-        s = r.cuda_stream
-        torch.cuda.current_stream(r.device).wait_stream(s)
-        s.wait_stream(torch.cuda.current_stream(r.device))
-        self.critic_graph, self.generator_graph = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
-        for g in (self.critic_graph, self.generator_graph):
-            g.register_generator_state(r.rng)
-        r.stream.prepare_static()
-        with torch.cuda.graph(self.critic_graph, stream=s):
-            self.critic_out = r.critic_body(r.stream.gather())
-        with torch.cuda.graph(self.generator_graph, stream=s, pool=self.critic_graph.pool()):
-            fake, loss_g = r.generator_body()
-            r.opt_g.step()
-            self.generator_out = (fake, loss_g)
-
-    def iteration(self, n_steps: int) -> tuple:
-        for _ in range(n_steps):
-            self.r.stream.advance()
-            self.critic_graph.replay()
-        self.generator_graph.replay()
-        real, fake_d, step = self.critic_out
-        fake, loss_g = self.generator_out
-        return real, fake, step, loss_g
-
-
 def _last_wall_time(run: RunDir, iteration: int) -> float:
     """A checkpoint from before the clock was saved in it: the last logged wall_time before `iteration`."""
     rows = [r for r in read_history(run.path) if r["iteration"] < iteration and "wall_time" in r]
@@ -346,7 +238,7 @@ def _last_wall_time(run: RunDir, iteration: int) -> float:
 
 def _checkpoint(run: RunDir, nets: _Run, done: int) -> None:
     # never write a poisoned checkpoint over the last good one: weights and optimiser state first
-    bad = _first_non_finite(nets.generator, nets.critic, nets.opt_g, nets.opt_d)
+    bad = first_non_finite(nets.generator, nets.critic, nets.opt_g, nets.opt_d)
     if bad is not None:
         raise _diverged(run, f"{bad} is not finite", done - 1)
     run.save_checkpoint(nets.state(done))
@@ -372,7 +264,7 @@ def _save_samples(run: RunDir, nets: _Run, noise: torch.Tensor, toy_real, done: 
 
 def _finite_grad_norm(run: RunDir, generator: nn.Module, step, loss_g, it: int) -> float:
     """The generator's gradient norm, after checking both losses are finite (a logged iteration)."""
-    g_grad = _grad_norm(generator)
+    g_grad = grad_norm(generator)
     for name, value in (("critic loss", step.total), ("generator loss", loss_g)):
         if not math.isfinite(value.item()):
             raise _diverged(run, f"{name} is {value.item()}", it)

@@ -1,0 +1,124 @@
+"""The scorecard: every notebook's claims gathered from results/*/details.json, the one family they are
+corrected in (Holm over the primary claims decided by a p-value), and the table README and notebook 99 show.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .claims import (ALPHA, NOT_REPRODUCED, PAIRED_RULE, PRIMARY, REPRODUCED, SECONDARY, UNRESOLVED, VERDICT_RULE,
+                     CLOSED_FORM, _cell, _test_label)
+
+
+# ---------------------------------------------------------------------- one family
+FAMILY_RULE = ("Holm's step-down correction over the scorecard's primary family: every primary claim decided by a "
+               "two-arm test's p (Welch or paired t); a claim's verdict stands when its Holm-adjusted p < 0.05, else "
+               "it is not resolved at this scale. Secondary claims (another readout of a primary claim's data) and "
+               "claims decided by a CI or a rule of their own are outside the family. Declared 2026-12-02, after "
+               "every first look's data: it can only make verdicts more conservative")
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-adjusted p-values (step-down, monotone, capped at 1), in the input's order."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    m, adjusted, running = len(p_values), [1.0] * len(p_values), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def in_family(row: dict) -> bool:
+    """A primary claim decided by a two-arm test's p (VERDICT_RULE or PAIRED_RULE)."""
+    p = (row.get("stats") or {}).get("p") if isinstance(row.get("stats"), dict) else None
+    return (row.get("family", PRIMARY) == PRIMARY and row.get("rule") in (VERDICT_RULE, PAIRED_RULE)
+            and isinstance(p, (int, float)) and math.isfinite(p) and row.get("precondition", {}).get("holds", True))
+
+
+def apply_family(rows: list[dict]) -> list[dict]:
+    """FAMILY_RULE over the scorecard's rows: each row in the family gets `p_holm`; a verdict whose adjusted p
+    is not < 0.05 becomes not resolved at this scale, its first-look verdict kept as `verdict_unadjusted`."""
+    members = [r for r in rows if in_family(r)]
+    for r, p in zip(members, holm([r["stats"]["p"] for r in members])):
+        r["p_holm"], r["family_size"] = p, len(members)
+        if r["verdict"] in (REPRODUCED, NOT_REPRODUCED) and not p < ALPHA:
+            r["verdict_unadjusted"], r["verdict"] = r["verdict"], UNRESOLVED
+    return rows
+
+
+# ---------------------------------------------------------------------- the scorecard
+SCORECARD_COLUMNS = ["notebook", "profile", "item", "claim", "paper", "ours", "verdict", "rule", "next_scale", "stats",
+                     "second_look", "family", "precondition", "p_holm", "family_size", "verdict_unadjusted"]
+
+
+def gather_claims(results_root: str | Path, skip: str = "99_scorecard") -> list[dict]:
+    """Every claim of every results/<notebook>/details.json, one dict each (notebook, profile, claim...)."""
+    rows = []
+    for path in sorted(Path(results_root).glob("*/details.json")):
+        if path.parent.name == skip:
+            continue
+        m = json.loads(path.read_text())
+        for c in m.get("claims", []):
+            rows.append(dict(notebook=path.parent.name, profile=m.get("profile"), **c))
+    return rows
+
+
+def scorecard_markdown(rows: list[dict]) -> str:
+    """The claims table (with each claim's later look at more seeds, `looks.add_second_looks`), then
+    what would settle each claim not reproduced."""
+    from .looks import second_look_text
+
+    card = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
+
+    def test(r) -> str:
+        c = r.stats if isinstance(r.stats, dict) else None
+        p = (c or {}).get("p")
+        pre = r.precondition if isinstance(r.precondition, dict) else None
+        failed = f"precondition failed: {pre['what']} ({pre['measured']}); " if pre and not pre["holds"] else ""
+        if not isinstance(p, (int, float)) or not math.isfinite(p):
+            return failed + (c or {}).get("why", "rule stated with the claim")
+        lo, hi = c["ci95"]
+        text = f"{_test_label(c)} p = {c['p']:.2g}; 95% CI of Δ [{lo:.3g}, {hi:.3g}]; n = {c['n'][0]} vs {c['n'][1]}"
+        if "margin" in c:  # a non-inferiority verdict: the CI against the allowed deficit decides, not p
+            text = f"non-inferiority to {c['comparator']} (allowed deficit {c['margin']:.3g}): " + text
+        if isinstance(r.p_holm, (int, float)) and math.isfinite(r.p_holm):
+            text += f"; Holm p = {r.p_holm:.2g} (family of {int(r.family_size)})"
+            if isinstance(r.verdict_unadjusted, str):
+                text += f", {r.verdict_unadjusted} before Holm"
+        elif r.family == SECONDARY:
+            text += "; secondary (outside the Holm family)"
+        return failed + text
+
+    counts = card.verdict.value_counts()
+    summary = (f"{len(card)} claims: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in
+                                                  (REPRODUCED, UNRESOLVED, NOT_REPRODUCED, CLOSED_FORM)) + ".\n\n")
+    in_holm = card.p_holm.map(lambda x: isinstance(x, (int, float)) and math.isfinite(x))
+    if in_holm.any():
+        demoted = card[card.verdict_unadjusted.map(lambda x: isinstance(x, str))]
+        summary += (f"One family: {int(in_holm.sum())} primary claims decided by a p-value, Holm-corrected (the test "
+                    f"column's Holm p decides); {len(demoted)} verdict{'s' if len(demoted) != 1 else ''} "
+                    "became not resolved under the correction. " + FAMILY_RULE + ".\n\n")
+    looked = card.second_look.map(lambda x: isinstance(x, dict))
+    if looked.any():
+        changed = card[looked & card.second_look.map(lambda x: isinstance(x, dict) and x["changed"])]
+        summary += (f"Later looks: {int(looked.sum())} claims re-run with more seeds in committed measurements (last "
+                    f"column; the verdict column keeps the first look's); {len(changed)} changed verdict"
+                    + "".join(f"; {r.notebook}: {r.claim}" for r in changed.itertuples()) + ".\n\n")
+    head = summary + "| notebook | paper item | claim | paper | ours | test | verdict | later look (more seeds) |\n"
+    md = head + "|---" * 8 + "|\n" + "\n".join(
+        f"| {_cell(r.notebook)} | {_cell(r.item if isinstance(r.item, str) else '')} | {_cell(r.claim)} | "
+        f"{_cell(r.paper)} | {_cell(r.ours)} | {_cell(test(r))} | **{_cell(r.verdict)}** | "
+        f"{_cell(second_look_text(r.second_look))} |" for r in card.itertuples())
+    unsettled = card[~card.verdict.isin([REPRODUCED, CLOSED_FORM])]
+    if len(unsettled):
+        md += "\n\n**Not reproduced at this scale, and what would settle each:**\n\n" + "\n".join(
+            f"- {r.notebook} — {r.claim} (**{r.verdict}**): "
+            + (r.next_scale if isinstance(r.next_scale, str) else "not stated") for r in unsettled.itertuples())
+    return md
+
+
+__all__ = ["FAMILY_RULE", "SCORECARD_COLUMNS", "apply_family", "gather_claims", "holm", "in_family",
+           "scorecard_markdown"]
