@@ -5,9 +5,10 @@ import nbformat
 import pytest
 
 from tests.conftest import REPO
-from wgan_repro.report import export_html, network_references, relative_paths
+from wgan_repro.report import absolute_paths, export_html, network_references, relative_paths, write_index
 
 RENDERED = sorted((REPO / "results").glob("[0-9][0-9]_*/[0-9][0-9]_*.ipynb"))
+MEASURED = sorted((REPO / "results" / "measurements").rglob("[0-9][0-9]_*.ipynb"))
 
 
 def test_export_turns_math_into_mathml_and_fetches_nothing(tmp_path):
@@ -49,16 +50,42 @@ def test_the_injected_parameters_show_repository_paths(tmp_path):
     assert record["parameters"] == {"out_dir": "results/00", "seeds": [0]}
 
 
-@pytest.mark.parametrize("notebook", RENDERED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("notebook", RENDERED + MEASURED, ids=lambda p: p.relative_to(REPO / "results").as_posix())
 def test_committed_renders_are_offline_and_machine_independent(notebook):
     html = notebook.with_suffix(".html").read_text()
     assert network_references(html) == [], "the committed HTML fetches from the network"
+    for text in (html, notebook.read_text(), *(p.read_text() for p in notebook.parent.glob("*.json"))):
+        assert absolute_paths(text) == [], absolute_paths(text)[:3]
     nb = json.loads(notebook.read_text())
-    injected = "".join(next(c["source"] for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])))
-    assert "/.render-" not in injected and "/work/" not in injected and "/home/" not in injected, injected
-    record = nb["metadata"]["papermill"]
-    recorded = json.dumps([record["input_path"], record["output_path"], record["parameters"]])
-    absolute = [root for root in ("/tmp", "/work", "/home") if f'"{root}' in recorded]
-    assert "/.render-" not in recorded and not absolute, recorded
     stderr = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("name") == "stderr"]
     assert not [o for o in stderr if "Warning" in "".join(o["text"])], "a warning in the rendered notebook"
+
+
+@pytest.mark.parametrize("notebook", RENDERED + MEASURED, ids=lambda p: p.relative_to(REPO / "results").as_posix())
+def test_a_report_page_is_titled_and_hides_its_code(notebook):
+    html = notebook.with_suffix(".html").read_text()
+    title = html.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title != "Notebook" and title[:2] == notebook.stem[:2], title
+    assert "hl-ipython3" not in html  # no code cell shown (markdown cells remain)
+
+
+def test_absolute_paths_finds_machine_paths_and_nothing_else():
+    assert absolute_paths('see /tmp/x/y.png, "/home/me/.cache/z" and C:\\Users\\me') == [
+        "/tmp/x/y.png,", "/home/me/.cache/z", "C:\\Users\\me"]
+    assert absolute_paths('results/03, runs/tmp/x, http://host/tmp/a, ax.plot(x, \\"r:\\")') == []
+
+
+def test_the_index_lists_every_page_with_its_verdicts_and_a_thumbnail(tmp_path):
+    for name, verdicts in (("00_a", ["reproduced"]), ("01_b", ["reproduced", "not resolved at this scale"])):
+        folder = tmp_path / name
+        (folder / "figures").mkdir(parents=True)
+        (folder / "figures" / "f.png").write_bytes(b"png")
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# {name[:2]} — a title")]
+        nbformat.write(nb, folder / f"{name}.ipynb")
+        (folder / f"{name}.html").write_text("<html></html>")
+        (folder / "details.json").write_text(json.dumps({"claims": [{"verdict": v} for v in verdicts]}))
+    index = write_index(tmp_path).read_text()
+    assert index.count("class='page'") == 2 and "01 — a title" in index
+    assert "1 reproduced, 1 not resolved at this scale" in index and "01_b/figures/f.png" in index
+    assert network_references(index) == [] and absolute_paths(index) == []

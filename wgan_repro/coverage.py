@@ -28,7 +28,7 @@ PAPER_ITEMS = [
     ("WGAN-GP", "WGAN-GP Fig. 1(b)", "clipped critics' gradients vanish or explode across layers; weights pile at ±c",
      "01_toy_mode_collapse", None),
     ("WGAN-GP", "WGAN-GP Alg. 1", "the penalised critic trains with Adam", "04_rmsprop_vs_adam", None),
-    ("WGAN-GP", "WGAN-GP Fig. 3", "CIFAR-10: GP converges faster and better than clipping, also at RMSProp's lr; "
+    ("WGAN-GP", "WGAN-GP §5.3, Fig. 3", "CIFAR-10: GP converges faster and better than clipping, also at RMSProp's lr; "
      "against DCGAN; over iterations and wall-clock", "03_clipping_vs_gp", None),
     ("WGAN-GP", "WGAN-GP §5.6, Fig. 5b", "the critic's train and held-out losses separate when it overfits",
      "07_overfitting", None),
@@ -36,9 +36,9 @@ PAPER_ITEMS = [
      "09_random_architectures", None),
     ("WGAN-GP", "WGAN-GP §5.2, Fig. 2", "six architectures on LSUN bedrooms with four methods", None,
      "LSUN is not available offline (WGAN Figs. 6–7's two generators are in 02)"),
-    ("WGAN-GP", "Inception scores on CIFAR-10 (§5.3 table)", "state-of-the-art IS among unsupervised models", None,
+    ("WGAN-GP", "Inception scores on CIFAR-10 (§5.4, Table 3)", "state-of-the-art IS among unsupervised models", None,
      "IS needs torch-fidelity's logits weights, not available offline (FID/KID instead)"),
-    ("WGAN-GP", "ResNet and 128 px LSUN samples (§5.3–5.4)", "deep ResNets train stably", None,
+    ("WGAN-GP", "ResNet and 128 px LSUN samples (§5.4, Fig. 4)", "deep ResNets train stably", None,
      "LSUN 128 px is not available offline; GPU scale"),
     ("WGAN-GP", "§5.5 character-level language model", "a continuous generator models text", None,
      "outside this image replication (the Billion Word data is not offline)"),

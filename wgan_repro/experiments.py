@@ -34,8 +34,12 @@ def setup(out_dir: str | Path | None, runs_dir: str | Path | None, name: str | N
     fig_dir.mkdir(parents=True, exist_ok=True)
 
     def save(fig, file_name: str) -> None:
+        """Write the figure to figures/ and show that file in the notebook (the page keeps each figure once)."""
+        from IPython.display import Markdown, display
+
         fig.savefig(fig_dir / file_name, dpi=110, bbox_inches="tight")
-        plt.show()
+        plt.close(fig)
+        display(Markdown(f"![{file_name}](figures/{file_name})"))
 
     return out_dir, runs_dir, save
 
@@ -53,18 +57,19 @@ def train_grid(variants: dict[str, dict], seeds: list[int], runs_dir: str | Path
     return run_grid(base or {}, variants, seeds, runs_dir, desc=Path(runs_dir).name, scoring=scoring, **executor)
 
 
-def fig3_arms(scale: dict, critic_schedule: str = "constant", all_arms: bool = True,
+def fig3_arms(scale: dict, critic_schedule: str = "constant", all_arms: bool = True, control: bool = False,
               checkpoint_every: int | None = None) -> dict[str, dict]:
     """WGAN-GP Fig. 3's arms on gan_cifar.py's DCGAN (configs/cifar10_wgan_clip.yaml, cifar10_wgan_gp.yaml):
-    weight clipping (RMSProp 5e-5) and the gradient penalty (Adam 1e-4, beta 0.5/0.9); with all_arms also
-    the penalty with RMSProp at clipping's learning rate ("to control for the optimizer") and DCGAN (the
-    non-saturating GAN loss, Adam 2e-4, one D step per G step), each keeping a checkpoint every
-    `checkpoint_every` iterations (default: every quarter of training). `scale` sets dataset, size, DIM,
-    iterations and logging (the profile's)."""
+    weight clipping (RMSProp 5e-5) and the gradient penalty (Adam 1e-4, beta 0.5/0.9); with `control` or
+    all_arms also the penalty with RMSProp at clipping's learning rate ("to control for the optimizer"); with
+    all_arms DCGAN too (the non-saturating GAN loss, Adam 2e-4, one D step per G step), each keeping a
+    checkpoint every `checkpoint_every` iterations (default: every quarter of training). `scale` sets dataset,
+    size, DIM, iterations and logging (the profile's)."""
     arms = {"WGAN (clip)": preset("cifar10_wgan_clip", **scale, critic_schedule=critic_schedule),
             "WGAN-GP": preset("cifar10_wgan_gp", **scale)}
-    if all_arms:
+    if all_arms or control:
         arms["WGAN-GP (RMSProp)"] = preset("cifar10_wgan_gp", **scale, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5)
+    if all_arms:
         arms["DCGAN"] = preset("cifar10_wgan_gp", **scale, loss="gan-ns", gp_weight=0.0, lr_g=2e-4, lr_d=2e-4,
                                beta2=0.999, n_critic=1)
         for arm in arms.values():

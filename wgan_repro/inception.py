@@ -140,9 +140,11 @@ def standard_weights(allow_download: bool = True) -> tuple[Path | None, str]:
                 _download_failed[hub] = "the download left no file"
             except Exception as e:  # offline, proxy, HTTP error: all mean "not available here"
                 _download_failed[hub] = type(e).__name__
-        return None, (f"IS needs the Inception logits layer; torch-fidelity's weights are not in {hub} "
+        return None, (f"IS needs the Inception logits layer; torch-fidelity's weights are not in torch's hub cache "
+                      f"(checkpoints/{hub.name}) "
                       f"and could not be downloaded ({_download_failed[hub]}); the offline network has no logits")
-    return None, (f"IS needs the Inception logits layer; torch-fidelity's weights are not in {hub} "
+    return None, (f"IS needs the Inception logits layer; torch-fidelity's weights are not in torch's hub cache "
+                  f"(checkpoints/{hub.name}) "
                   f"(download not attempted) and the offline network has no logits")
 
 

@@ -205,6 +205,10 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
             if html:
                 export_html(output, out_dir / f"{name}.html")
             _replace_outputs(out_dir, results_root / name)
+            if name == "99_scorecard" and html:  # the pages' index, once every page is in place
+                from .report import write_index
+
+                write_index(results_root)
         except pm.PapermillExecutionError as e:
             raise NotebookFailed(f"notebook {name} failed in cell {e.exec_count}: {e.ename}: "
                                  f"{str(e.evalue).splitlines()[0] if e.evalue else ''} "

@@ -73,12 +73,24 @@ def _math_to_tokens(text: str, store: list[str]) -> str:
     return "".join(out)
 
 
+def notebook_title(nb) -> str:
+    """The notebook's first markdown heading ('03 — Weight clipping vs ...'), else 'Notebook'."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return "Notebook"
+
+
 def export_html(notebook: Path, html: Path) -> None:
-    """The notebook as self-contained HTML: math as MathML, nothing fetched from the network."""
+    """The notebook as a report page: titled with its heading, code hidden (kept in the .ipynb), figures
+    read from the files beside it, math as MathML, nothing fetched from the network."""
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
+    nb.metadata["title"] = notebook_title(nb)
     nb.metadata.pop("widgets", None)  # progress-bar widgets: their renderer would come from a CDN
     store: list[str] = []
     for cell in nb.cells:
@@ -91,7 +103,8 @@ def export_html(notebook: Path, html: Path) -> None:
             if "text/markdown" in data:
                 data["text/markdown"] = _math_to_tokens(data["text/markdown"], store)
                 data.pop("text/html", None)
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
     body = re.sub(r"WGANMATHTOKEN(\d+)X", lambda m: store[int(m.group(1))], body)
     body = re.sub(r"<script[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>", "", body)
     body = re.sub(r"<script type=\"text/x-mathjax-config\">.*?</script>", "", body, flags=re.S)
@@ -100,9 +113,65 @@ def export_html(notebook: Path, html: Path) -> None:
     html.write_text(body)
 
 
+ABSOLUTE = re.compile(r"(?<![\w.:/])(?:/(?:tmp|home|root|work|Users|private|var/folders|mnt|opt|srv)/"
+                      r"|[A-Za-z]:\\(?=\w))[^\s\"'<>]*")
+
+
+def absolute_paths(text: str) -> list[str]:
+    """Every machine path a page shows (/tmp/..., /home/..., C:\\...): a committed page must show none."""
+    return [m.group(0) for m in ABSOLUTE.finditer(text)]
+
+
+def write_index(results_root: Path) -> Path:
+    """results/index.html: every rendered page (the pipeline's, the measurements', the GPU paper profile's)
+    with its title, its verdict counts and a thumbnail of its first figure; offline, no script."""
+    import html as H
+    import json
+
+    import nbformat
+
+    root = Path(results_root)
+    sections = {"The pipeline (quick profile, dvc repro)": sorted(root.glob("[0-9][0-9]_*/[0-9][0-9]_*.html")),
+                "Longer CPU measurements (more seeds or iterations)": sorted(root.glob("measurements/**/*.html")),
+                "The paper profile on a GPU (claims.md: its verdicts)": sorted(root.glob("paper/*/claims.md"))}
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>wgan-repro results</title><style>"
+             "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+             ".page{display:flex;gap:1em;align-items:center;border-bottom:1px solid #ddd;padding:.6em 0}"
+             ".page img{width:220px;height:auto;border:1px solid #ccc}.v{font-size:.9em;color:#555}</style></head>"
+             "<body><h1>wgan-repro: rendered results</h1><p>One page per paper item; every verdict with its test is "
+             "in the <a href='99_scorecard/99_scorecard.html'>scorecard</a>.</p>"]
+    for heading, pages in sections.items():
+        if not pages:
+            continue
+        parts.append(f"<h2>{H.escape(heading)}</h2>")
+        for page in pages:
+            folder, rel = page.parent, page.relative_to(root).as_posix()
+            notebook = page.with_suffix(".ipynb")
+            title = (notebook_title(nbformat.read(notebook, as_version=4)) if notebook.is_file()
+                     else f"{folder.name} (GPU, paper profile)")
+            details = folder / "details.json"
+            counts: dict[str, int] = {}
+            if details.is_file():
+                for c in json.loads(details.read_text()).get("claims", []):
+                    counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+            verdicts = ", ".join(f"{n} {v}" for v, n in counts.items()) or "no scored claim"
+            shown = re.findall(r"\(figures/([^)\s]+\.png)\)", notebook.read_text()) if notebook.is_file() else []
+            figures = [folder / "figures" / f for f in shown] or sorted((folder / "figures").glob("*.png"))
+            figures = [f for f in figures if f.is_file()]
+            thumb = (f"<img src='{H.escape(figures[0].relative_to(root).as_posix())}' alt='first figure'>"
+                     if figures else "")
+            parts.append(f"<div class='page'>{thumb}<div><a href='{H.escape(rel)}'>{H.escape(title)}</a>"
+                         f"<div class='v'>{H.escape(verdicts)}</div><div class='v'>{H.escape(rel)}</div></div></div>")
+    parts.append("</body></html>")
+    out = root / "index.html"
+    out.write_text("\n".join(parts) + "\n")
+    return out
+
+
 def network_references(html_text: str) -> list[str]:
     """Every place an HTML page would fetch something from the network (empty when offline-safe)."""
     return [html_text[max(0, m.start() - 40):m.end() + 60] for m in NETWORK.finditer(html_text)]
 
 
-__all__ = ["export_html", "network_references", "relative_paths", "shown_path"]
+__all__ = ["absolute_paths", "export_html", "network_references", "notebook_title", "relative_paths", "shown_path",
+           "write_index"]

@@ -30,11 +30,11 @@ CLAIMS = (
     Claim("03.adam_improves_kid", "WGAN-GP §5.3, Fig. 3", ADAM,
           "GP with Adam beats GP with RMSProp (KID, CIFAR-10)", "kid", GP_ADAM, GP_RMSPROP, higher_is_better=False,
           requires=("images",)),
-    Claim("03.caption_kid", "WGAN-GP Fig. 3 (caption)", CAPTION,
+    Claim("03.caption_kid", "WGAN-GP §5.3, Fig. 3 (caption)", CAPTION,
           "GP (Adam, the paper's settings) beats clipping (RMSProp, its settings) (KID, CIFAR-10)", "kid",
           GP_ADAM, CLIP,
           higher_is_better=False, requires=("images",)),
-    Claim("03.caption_fid", "WGAN-GP Fig. 3 (caption)", CAPTION,
+    Claim("03.caption_fid", "WGAN-GP §5.3, Fig. 3 (caption)", CAPTION,
           "GP (Adam) beats clipping (RMSProp): the same samples read by FID", "fid", GP_ADAM, CLIP,
           higher_is_better=False, family="secondary", requires=("images",)),
 )
