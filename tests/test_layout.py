@@ -1,5 +1,5 @@
 """One home per concept, arrows pointing down: every module imports only modules listed above it
-in README's *Layout* (so there is no import cycle), and no library module grows past ~350 lines."""
+in docs/architecture.md's *Layout* (so there is no import cycle), and no library module grows past ~350 lines."""
 import ast
 import re
 
@@ -7,7 +7,7 @@ from tests.conftest import REPO
 
 
 def _layout_order() -> list[str]:
-    block = (REPO / "README.md").read_text().split("## Layout", 1)[1].split("```")[1]
+    block = (REPO / "docs" / "architecture.md").read_text().split("## Layout", 1)[1].split("```")[1]
     return re.findall(r"(?m)^(?:wgan_repro/)?\s+(\w+)\.py\b", block)
 
 

@@ -44,19 +44,34 @@ def test_cli_train_writes_a_run(tmp_path):
     assert (out / "checkpoints" / "last.pt").is_file() and (out / "samples" / "iter_000003.png").is_file()
 
 
-def test_readme_quotes_the_committed_scorecard_and_coverage(tmp_path):
-    """README's tables of claims and of paper coverage are the committed ones (`make readme` copies them)."""
-    from wgan_repro.pipeline import REPO, sync_readme
+def test_readme_and_docs_quote_the_committed_scorecard_and_coverage(tmp_path):
+    """README's results at a glance and docs/scorecard.md's tables are the committed ones (`make readme`)."""
+    from wgan_repro.pipeline import GENERATED, sync_readme
 
-    readme = tmp_path / "README.md"
-    readme.write_text((REPO / "README.md").read_text())
-    assert not sync_readme(readme), \
-        "README's claims or coverage differ from results/99_scorecard/{scorecard,coverage}.md: make readme"
+    for path, blocks in GENERATED.items():
+        copy = tmp_path / path.name
+        copy.write_text(path.read_text())
+        assert not sync_readme(copy, blocks), f"{path.name} differs from results/99_scorecard/: make readme"
+
+
+def test_every_relative_link_in_readme_and_docs_resolves():
+    import re
+
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", page.read_text()):
+            if not re.match(r"[a-z]+:", target):
+                assert (page.parent / target).exists(), (page.name, target)
+
+
+def test_the_front_page_is_short():
+    text = (REPO / "README.md").read_text()
+    assert len(text.splitlines()) <= 200 and len(text.encode()) <= 15_000, (len(text.splitlines()), len(text.encode()))
 
 
 def _documented_overrides() -> set[str]:
     """Every `dvc exp run -S key=value` written in README, DESIGN-like docs and params.yaml's comments."""
-    text = (REPO / "README.md").read_text() + (REPO / "params.yaml").read_text()
+    text = "".join(p.read_text() for p in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")),
+                                            REPO / "params.yaml"])
     return set(re.findall(r"dvc exp run (?:--\S+ )*-S ([^\s`]+=[^\s`]+)", text))
 
 
@@ -152,7 +167,7 @@ def test_expensive_stages_keep_their_committed_render_and_are_documented():
     assert not [name for name, stage in stages.items() if stage.get("frozen")]
     expensive = {name for name, stage in stages.items() if "--unless-committed" in stage["cmd"]}
     assert expensive == {"generator_architectures", "random_architectures"}
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "pipeline.md").read_text()
     for name in expensive:
         notebook = stages[name]["cmd"].split()[2]
         assert f"wgan-repro run-notebook {notebook}" in readme, name

@@ -1,6 +1,6 @@
 """wgan-repro: a reproducible replication of WGAN (Arjovsky et al. 2017) and WGAN-GP (Gulrajani et al. 2017).
 
-The public names; each module's docstring says what it holds (README: *Layout*). The training
+The public names; each module's docstring says what it holds (docs/architecture.md: *Layout*). The training
 loop is `wgan_repro.train.train` (not re-exported here: the name would hide its module).
 """
 from .claims import verdict

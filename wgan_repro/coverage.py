@@ -1,5 +1,5 @@
 """What the replication covers: every figure, table and section of both papers that makes a claim,
-the notebook that tests it (or why none does), and README's coverage table built from the claim rows.
+the notebook that tests it (or why none does), and the coverage table (docs/scorecard.md) built from the claim rows.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ PAPER_ITEMS = [
 
 
 def coverage_markdown(rows: list[dict]) -> str:
-    """README's coverage table: every paper item, the notebook that tests it, its verdicts (from the
+    """The coverage table (docs/scorecard.md): every paper item, the notebook that tests it, its verdicts (from the
     claim rows), or why it is not covered."""
     lines = ["| paper | item | claim | notebook | verdicts (this run) |", "|---|---|---|---|---|"]
     for paper, item, what, notebook, why in PAPER_ITEMS:

@@ -4,7 +4,7 @@ A notebook's parameters = its profile's values (params.yaml `profiles.<profile>.
 the user's overrides from its section of params.yaml (`dvc exp run -S clipping_vs_gp.seeds=[0,1,2,3,4]`),
 then command-line `-p key value`. Unknown keys fail before anything runs.
 
-quick: the whole `dvc repro` on 2 CPU cores in about 50 minutes (README states the measured time), 3 seeds.
+quick: the whole `dvc repro` on 2 CPU cores in about 50 minutes (docs/pipeline.md states the measured time), 3 seeds.
 paper: the papers' settings (WGAN: RMSProp 5e-5, c=0.01, n_critic 5, batch 64; WGAN-GP: Adam 1e-4,
        beta=(0.5, 0.9), lambda=10, 100k generator iterations) -- a GPU job.
 tiny:  seconds per notebook; only for tests/test_notebooks.py (TEST_PROFILE below).
@@ -127,7 +127,7 @@ def _warn_if_paper_on_cpu(profile: str) -> None:
     if profile == "paper" and not torch.cuda.is_available():
         print("wgan-repro: warning: profile=paper on a machine without a visible CUDA device: its runs train "
               "100k generator iterations each on the CPU (about 370 ms per 32x32 critic step with the penalty on "
-              "2 cores, i.e. days per run; README, Profiles); stop with Ctrl-C, finished runs are kept",
+              "2 cores, i.e. days per run; docs/pipeline.md, Profiles); stop with Ctrl-C, finished runs are kept",
               file=sys.stderr)
 
 
@@ -249,15 +249,25 @@ def _replace_outputs(new: Path, dest: Path) -> None:
             os.replace(item, target)
 
 
-README_BLOCKS = {  # README block -> the committed file `make readme` copies into it
+README_BLOCKS = {  # README's block -> the committed file `make readme` copies into it
+    "glance": REPO / "results" / "99_scorecard" / "glance.md",
+}
+DOC_BLOCKS = {  # docs/scorecard.md's blocks
     "scorecard": REPO / "results" / "99_scorecard" / "scorecard.md",
     "coverage": REPO / "results" / "99_scorecard" / "coverage.md",
 }
+GENERATED = {REPO / "README.md": README_BLOCKS, REPO / "docs" / "scorecard.md": DOC_BLOCKS}
+
+
+def sync_docs() -> bool:
+    """`make readme`: README's results at a glance and docs/scorecard.md's tables from the committed
+    scorecard stage; True when a file changed."""
+    return any([sync_readme(path, blocks) for path, blocks in GENERATED.items()])
 
 
 def sync_readme(readme: Path = REPO / "README.md", blocks: dict[str, Path] | None = None) -> bool:
-    """Copy the committed scorecard and coverage tables into README between their markers
-    (`<!-- name: ... -->` ... `<!-- /name -->`); True when README changed."""
+    """Copy committed generated tables into a markdown file between their markers
+    (`<!-- name: ... -->` ... `<!-- /name -->`); True when the file changed."""
     import re
 
     text = new = readme.read_text()

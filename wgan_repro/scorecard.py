@@ -1,5 +1,6 @@
 """The scorecard: every notebook's claims gathered from results/*/details.json, the one family they are
-corrected in (Holm over the primary claims decided by a p-value), and the table README and notebook 99 show.
+corrected in (Holm over the primary claims decided by a p-value), and the tables that docs/scorecard.md,
+README's results at a glance and notebook 99 show.
 """
 from __future__ import annotations
 
@@ -120,5 +121,54 @@ def scorecard_markdown(rows: list[dict]) -> str:
     return md
 
 
-__all__ = ["FAMILY_RULE", "SCORECARD_COLUMNS", "apply_family", "gather_claims", "holm", "in_family",
-           "scorecard_markdown"]
+def paper_profile_evidence(results_root: str | Path) -> dict[str, str]:
+    """{notebook: one line} for every results/paper/<notebook>/details.json (the GPU paper-profile runs)."""
+    out = {}
+    for path in sorted(Path(results_root).glob("paper/*/details.json")):
+        d = json.loads(path.read_text())
+        counts: dict[str, int] = {}
+        for c in d.get("claims", []):
+            counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+        at = max(d.get("scored_at_iterations") or [0])
+        seeds = len(d.get("seeds", []))
+        out[path.parent.name] = (", ".join(f"{n} {v}" for v, n in counts.items())
+                                 + f" (n = {seeds} seeds, {at:,} of 100k iterations, not Holm-corrected; "
+                                 f"[details](results/paper/{path.parent.name}/claims.md))")
+    return out
+
+
+def glance_markdown(rows: list[dict], results_root: str | Path) -> str:
+    """README's results at a glance: one row per paper item a notebook tests (its verdicts at the quick
+    profile, with n; the paper-profile GPU evidence; its page), then three sentences from the counts."""
+    from .coverage import PAPER_ITEMS
+
+    gpu = paper_profile_evidence(results_root)
+    lines = ["| paper item | what the paper shows | verdicts, quick profile (n seeds) | paper profile (GPU) | page |",
+             "|---|---|---|---|---|"]
+    for paper, item, what, notebook, _ in PAPER_ITEMS:
+        if notebook is None:
+            continue
+        mine = [r for r in rows if item in (r.get("item") or "") and r.get("notebook") == notebook]
+        counts: dict[str, int] = {}
+        for r in mine:
+            counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+        ns = sorted({n for r in mine if isinstance(r.get("stats"), dict) for n in (r["stats"].get("n") or [])})
+        shown = ", ".join(f"{k} {v}" for v, k in counts.items()) or "figure only"
+        if ns:
+            shown += f" (n = {'–'.join(map(str, (ns[0], ns[-1]))) if ns[0] != ns[-1] else ns[0]})"
+        short = " ".join(what.split()[:12]) + ("…" if len(what.split()) > 12 else "")
+        lines.append(f"| {paper} {_cell(item.replace(paper + ' ', ''))} | {_cell(short)} | {_cell(shown)} | "
+                     f"{gpu.get(notebook, 'not run') if mine else ''} | "
+                     f"[{notebook[:2]}](results/{notebook}/{notebook}.html) |")
+    verdicts = [r["verdict"] for r in rows]
+    n = {v: verdicts.count(v) for v in (REPRODUCED, NOT_REPRODUCED, UNRESOLVED, CLOSED_FORM)}
+    lines += ["", f"**Reproduced:** {n[REPRODUCED]} of {len(rows)} claims at the quick profile, after Holm's "
+              f"correction over the primary family. **Not reproduced:** {n[NOT_REPRODUCED]}. **Needs the papers' "
+              f"scale:** {n[UNRESOLVED]} claims are not resolved by the quick profile's short runs (each names what "
+              f"would settle it in [the scorecard](docs/scorecard.md)); {n[CLOSED_FORM]} are closed forms, shown, "
+              "not counted."]
+    return "\n".join(lines)
+
+
+__all__ = ["FAMILY_RULE", "SCORECARD_COLUMNS", "apply_family", "gather_claims", "glance_markdown", "holm", "in_family",
+           "paper_profile_evidence", "scorecard_markdown"]
