@@ -228,3 +228,13 @@ def test_a_failed_precondition_leaves_the_claim_not_resolved_whatever_p_says():
     assert held["verdict"] == C.REPRODUCED
     with pytest.raises(ValueError, match="family='tertiary'"):
         C.claim("x", "p", "o", C.REPRODUCED, family="tertiary")
+
+
+def test_a_non_inferiority_claim_takes_a_precondition_too():
+    pre = C.precondition("the compared arms converged", False, "λ=10 3–4 of 8 modes")
+    row = C.noninferior_claim("λ = 10 works well", "paper", "W1", ("λ=10", [1.0, 1.1, 0.9]),
+                              {"λ=0.1": [5.0, 5.1, 4.9]}, higher_is_better=False, requires=pre)
+    assert row["verdict"] == C.UNRESOLVED and row["precondition"] == pre  # it would be 'reproduced' without it
+    free = C.noninferior_claim("λ = 10 works well", "paper", "W1", ("λ=10", [1.0, 1.1, 0.9]),
+                               {"λ=0.1": [5.0, 5.1, 4.9]}, higher_is_better=False)
+    assert free["verdict"] == C.REPRODUCED

@@ -203,9 +203,10 @@ NONINFERIOR_RULE = ("reproduced when the recommended arm is at most {margin:.0%}
 
 def noninferior_claim(name: str, paper: str, what: str, arm: tuple[str, list], others: dict[str, list],
                       higher_is_better: bool = True, margin: float = 0.1, item: str | None = None, digits: int = 2,
-                      scale: float = 1.0, next_scale: str | None = None) -> dict:
+                      scale: float = 1.0, next_scale: str | None = None, requires: dict | None = None) -> dict:
     """The paper says arm `arm` "works well": a non-inferiority test against the best of `others` (the
-    hardest comparator, chosen by mean). The allowed deficit is `margin` times that arm's |mean|."""
+    hardest comparator, chosen by mean). The allowed deficit is `margin` times that arm's |mean|.
+    requires: a `precondition` (as `claim`)."""
     sign = 1 if higher_is_better else -1
     best = max(others, key=lambda k: sign * float(np.mean(others[k])))
     c = compare_arms(arm[1], others[best], higher_is_better)
@@ -220,7 +221,8 @@ def noninferior_claim(name: str, paper: str, what: str, arm: tuple[str, list], o
     ours = (f"{what}: {arm[0]} {mean_sd_text(arm[1], digits, scale)}, best other ({best}) "
             f"{mean_sd_text(others[best], digits, scale)} ({stats_text(c, digits, scale)}; "
             f"allowed deficit {allowed * scale:.{digits}g})")
-    return claim(name, paper, ours, result, NONINFERIOR_RULE.format(margin=margin), next_scale, item, c)
+    return claim(name, paper, ours, result, NONINFERIOR_RULE.format(margin=margin), next_scale, item, c,
+                 requires=requires)
 
 
 SUCCESS_RULE = ("per threshold, the architectures only one method trained below it, paired by architecture, and the "
