@@ -209,6 +209,7 @@ def test_the_family_demotes_what_holm_does_not_carry_and_leaves_the_rest():
     assert [r["verdict"] for r in rows] == [C.REPRODUCED, C.UNRESOLVED, C.UNRESOLVED, C.REPRODUCED, C.CLOSED_FORM,
                                             C.UNRESOLVED]
     assert rows[1]["verdict_unadjusted"] == C.REPRODUCED and "verdict_unadjusted" not in rows[0]
+    assert "Holm" in rows[1]["next_scale"] and "next_scale" not in rows[0]  # a demoted claim says what would settle it
     assert rows[0]["family_size"] == 4  # the secondary claim and the closed form are outside the family
     table = S.scorecard_markdown(rows)
     assert "Holm p = 0.06 (family of 4), reproduced before Holm" in table and "secondary (outside" in table

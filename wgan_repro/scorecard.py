@@ -47,6 +47,9 @@ def apply_family(rows: list[dict]) -> list[dict]:
         r["p_holm"], r["family_size"] = p, len(members)
         if r["verdict"] in (REPRODUCED, NOT_REPRODUCED) and not p < ALPHA:
             r["verdict_unadjusted"], r["verdict"] = r["verdict"], UNRESOLVED
+            r.setdefault("next_scale", f"more seeds: its p = {r['stats']['p']:.2g} does not survive Holm's correction "
+                                       f"over the family of {len(members)} (adjusted p = {p:.2g}); a later look on new "
+                                       "seeds would settle it")
     return rows
 
 
