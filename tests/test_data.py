@@ -52,7 +52,7 @@ def test_missing_dataset_names_every_place_looked(tmp_path):
     msg = str(err.value)
     assert str(tmp_path / "empty" / "cifar-10-batches-py") in msg
     assert str(tmp_path / "empty" / "cifar10" / "train") in msg
-    assert "download=true" in msg
+    assert "download=true" in msg and "prepare-data --download" in msg and "export it before" in msg
     with pytest.raises(DataNotFoundError, match="MNIST/raw"):
         load_image_tensor("mnist", 32, data_root=tmp_path / "empty")
 

@@ -39,8 +39,9 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
 def _not_found(name: str, looked: list[Path], how: str) -> DataNotFoundError:
     places = "; ".join(str(p) for p in looked)
     return DataNotFoundError(
-        f"{name} not found. Looked in: {places}. {how} Or set WGAN_REPRO_DATA / data_root to a "
-        f"folder holding it, or pass download=true on a machine with internet."
+        f"{name} not found. Looked in: {places}. {how} Or set WGAN_REPRO_DATA (for `dvc repro` / `dvc exp run`: "
+        f"export it before the command) or data_root to a folder holding it, or on a machine with internet let "
+        f"torchvision download it: download=true for `train`, `wgan-repro prepare-data --download` for the pipeline."
     )
 
 
