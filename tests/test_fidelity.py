@@ -143,3 +143,12 @@ def test_fid_equals_torch_fidelity_without_the_full_sqrtm(n1, n2):
     tr = torch.linalg.eigvalsh(half @ c2 @ half).clamp(min=0).sqrt().sum()
     exact = float(((f1.double().mean(0) - f2.double().mean(0)) ** 2).sum() + c1.trace() + c2.trace() - 2 * tr)
     assert abs(ours - exact) <= 1e-5 * abs(exact)
+
+
+def test_a_cached_reason_loses_the_machines_hub_path(monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    old = f"IS needs the Inception logits layer; torch-fidelity's weights are not in {tmp_path}/hub/checkpoints/" \
+          f"{inception.STANDARD_WEIGHTS_FILE} (download not attempted)"
+    shown = inception.shown_reason(old)
+    assert str(tmp_path) not in shown and "torch's hub cache (checkpoints/weights-inception" in shown
+    assert inception.shown_reason(None) is None

@@ -54,3 +54,14 @@ def test_a_later_look_above_the_two_look_boundary_says_so():
     assert looks.second_look_text(None) == ""
     no_test = looks.second_look({"verdict": C.REPRODUCED}, {"verdict": C.REPRODUCED}, "results/m/05", seeds=5)
     assert looks.second_look_text(no_test).startswith("n = 5 seeds: reproduced (by the rule stated with the claim")
+
+
+def test_a_later_look_under_an_earlier_declaration_is_not_counted():
+    """A precondition declared after a measurement ran: its verdict is shown, never counted as a look at the claim."""
+    claim = {"claim": "x", "verdict": C.UNRESOLVED, "precondition": {"what": "samples are images", "holds": False}}
+    old = {"claim": "x", "verdict": C.REPRODUCED, "stats": {"p": 0.001, "n": [5, 5]}}
+    look = looks.second_look(claim, old, "results/measurements/x")
+    assert look["changed"] is False and "samples are images" in look["declaration_changed"]
+    assert "under an earlier declaration" in looks.second_look_text(look)
+    same = looks.second_look({**claim, "verdict": C.REPRODUCED, "precondition": None}, old, "m")
+    assert "declaration_changed" not in same

@@ -120,6 +120,15 @@ def offline_weights() -> tuple[Path, str]:
     return path, digest
 
 
+def shown_reason(reason: str | None) -> str | None:
+    """An IS-unavailable reason without this machine's hub path (a score cached before the reason named
+    the hub cache by its file name: committed pages show no machine path)."""
+    if not reason:
+        return reason
+    hub = str(Path(torch.hub.get_dir()) / "checkpoints" / STANDARD_WEIGHTS_FILE)
+    return reason.replace(hub, f"torch's hub cache (checkpoints/{STANDARD_WEIGHTS_FILE})")
+
+
 _download_failed: dict[Path, str] = {}  # hub file -> why its download failed (tried once per process)
 
 

@@ -38,7 +38,10 @@ def second_look(claim: dict, measurement_claim: dict, shown: str, seeds: int | N
             "seeds": seeds, "pocock_boundary": POCOCK[2]}
     if isinstance(p, (int, float)) and math.isfinite(p):
         look["passes_pocock"] = p < POCOCK[2]
-    look["changed"] = measurement_claim["verdict"] != claim["verdict"]
+    declared = (claim.get("precondition") or {}).get("what"), (measurement_claim.get("precondition") or {}).get("what")
+    if declared[0] != declared[1]:  # the claim's declaration (its precondition) came after this look's data
+        look["declaration_changed"] = f"its precondition ({declared[0] or 'none'}) is not the one this look ran under"
+    look["changed"] = measurement_claim["verdict"] != claim["verdict"] and "declaration_changed" not in look
     return look
 
 
@@ -70,6 +73,9 @@ def second_look_text(look: dict | None) -> str:
     n = f"n = {look['n'][0]} vs {look['n'][1]}" if look.get("n") else f"n = {look.get('seeds')} seeds"
     p = f", p = {look['p']:.2g}" if isinstance(look.get("p"), (int, float)) and math.isfinite(look["p"]) else ""
     text = f"{n}{p}: {look['verdict']}"
+    if look.get("declaration_changed"):
+        return (text + f" under an earlier declaration ({look['declaration_changed']}): not a look at this claim "
+                f"as declared — {look['measurement']}")
     if look["verdict"] == "reproduced" and "passes_pocock" in look:
         passes = "passes" if look["passes_pocock"] else "fails"
         text += f" ({passes} Pocock's two-look p < {look['pocock_boundary']})"

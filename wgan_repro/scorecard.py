@@ -160,7 +160,8 @@ def glance_markdown(rows: list[dict], results_root: str | Path) -> str:
         if ns:
             shown += f" (n = {'–'.join(map(str, (ns[0], ns[-1]))) if ns[0] != ns[-1] else ns[0]})"
         short = " ".join(what.split()[:12]) + ("…" if len(what.split()) > 12 else "")
-        lines.append(f"| {paper} {_cell(item.replace(paper + ' ', ''))} | {_cell(short)} | {_cell(shown)} | "
+        label = item if item.startswith(paper) or paper not in ("WGAN", "WGAN-GP") else f"{paper} {item}"
+        lines.append(f"| {_cell(label)} | {_cell(short)} | {_cell(shown)} | "
                      f"{gpu.get(notebook, 'not run') if mine else ''} | "
                      f"[{notebook[:2]}](results/{notebook}/{notebook}.html) |")
     verdicts = [r["verdict"] for r in rows]

@@ -32,7 +32,10 @@ def score_run(cfg: TrainConfig, spec: ScoringSpec) -> list[dict]:
     cached = Path(cfg.out_dir) / "scores" / f"{key}.json"
     text = read_verified_text(cached, "scores")
     if text is not None:
-        return json.loads(text)["scores"]
+        from .inception import shown_reason
+
+        return [{**row, "isc_unavailable": shown_reason(row.get("isc_unavailable"))} if "isc_unavailable" in row
+                else row for row in json.loads(text)["scores"]]
     device = str(resolve_device(cfg.device))
     rows = []
     with cpu_threads(1):
