@@ -57,7 +57,7 @@ def test_no_host_to_device_copy_per_training_step(tmp_path, monkeypatch, kind):
         if kind == "toy":
             return tiny_toy_config(tmp_path / name, iterations=iterations, dvclive=False, log_every=100,
                                    checkpoint_every=0)
-        return image_config(tmp_path, name, iterations=iterations, train_size=400)
+        return image_config(tmp_path, name, iterations=iterations, train_size=160)  # no epoch ends: 16 batches of 8
 
     _count_copies(monkeypatch, make("warm", 2))  # once per process: the toy centres' copy to the device
     short, long = _count_copies(monkeypatch, make("a", 4)), _count_copies(monkeypatch, make("b", 8))
