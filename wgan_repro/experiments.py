@@ -34,7 +34,7 @@ def setup(out_dir: str | Path | None, runs_dir: str | Path | None, name: str | N
     fig_dir.mkdir(parents=True, exist_ok=True)
 
     def save(fig, file_name: str) -> None:
-        """Write the figure to figures/ and show that file (run-notebook embeds it: report.embed_figures)."""
+        """Write the figure to figures/ and show that file in the notebook (the page keeps each figure once)."""
         from IPython.display import Markdown, display
 
         fig.savefig(fig_dir / file_name, dpi=110, bbox_inches="tight")
