@@ -37,7 +37,7 @@ readme: setup  ## copy results/99_scorecard/{glance,scorecard,coverage}.md into 
 	$(BIN)/python -c "from wgan_repro.pipeline import sync_docs as s; s()"
 
 lint: setup
-	$(BIN)/ruff check wgan_repro tests benchmarks
+	$(BIN)/ruff check wgan_repro tests benchmarks notebooks
 
 clean-venv:
 	rm -rf $(VENV)

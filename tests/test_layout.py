@@ -39,3 +39,17 @@ def test_every_import_points_down_the_layout():
 def test_no_library_module_is_a_second_home():
     for path in (REPO / "wgan_repro").glob("*.py"):
         assert len(path.read_text().splitlines()) <= 375, path.name
+
+
+def test_notebooks_are_paper_sections_not_programs():
+    """Each notebook: claim, protocol, parameters, one call into its study, figures, verdicts; its logic lives in
+    wgan_repro/studies/ (tested there). At most 50 code lines each, 500 in all."""
+    import json
+
+    counts = {}
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        counts[path.stem] = sum(1 for c in cells if c["cell_type"] == "code"
+                                for line in "".join(c["source"]).splitlines() if line.strip())
+    assert counts and max(counts.values()) <= 50, counts
+    assert sum(counts.values()) <= 500, counts

@@ -59,3 +59,111 @@ def test_without_the_control_arm_only_the_caption_claims_are_decided():
 @pytest.mark.parametrize("claim", S03.CLAIMS, ids=lambda c: c.id)
 def test_each_quote_is_a_whole_sentence(claim):
     assert claim.quote[0].isupper() and claim.quote.endswith(".")
+
+
+# ---------------------------------------------------------------- the other studies' decisions, on fixed tables
+def test_parameters_takes_what_run_names_from_the_notebook_namespace():
+    from wgan_repro.studies import parameters
+    from wgan_repro.studies import overfitting
+
+    names = {"dataset": "mnist", "seeds": [0], "In": [], "_": None, "unrelated": 3, "small": 10}
+    assert parameters(overfitting.run, names) == {"dataset": "mnist", "seeds": [0], "small": 10}
+
+
+def test_fig2_needs_a_saturated_discriminator_and_says_so_in_its_rule():
+    from wgan_repro.studies import divergences as S00
+
+    saturated = pd.DataFrame({"gan_grad_on_fakes_rel": [1e-4, 2e-4, 3e-4], "critic_grad_on_fakes_rel": [.4, .5, .6]})
+    assert S00.fig2_claim(saturated)["verdict"] == C.REPRODUCED
+    half = saturated.assign(gan_grad_on_fakes_rel=[1e-4, 2e-4, 0.2])  # one seed's D has not saturated
+    c = S00.fig2_claim(half.assign(critic_grad_on_fakes_rel=[.9, .95, 1.0]))
+    assert c["verdict"] == C.UNRESOLVED and "10%" in c["rule"]
+
+
+@pytest.mark.parametrize("ratio, verdict", [([0.01, 0.05, 0.09], C.REPRODUCED), ([1.0, 2.0, 1.5], C.NOT_REPRODUCED),
+                                            ([0.01, 0.5, 0.05], C.UNRESOLVED)])
+def test_vanishing_gradient_rule_reads_every_seed(ratio, verdict):
+    import numpy as np
+
+    from wgan_repro.studies import vanishing_gradients as S06
+
+    c = S06.vanishing_claim(np.array(ratio), np.array([1.0, 1.0, 1.0]), 500)
+    assert c["verdict"] == verdict and c["rule"] == S06.RULE and "n = 3 seeds" in c["ours"]
+
+
+def test_overfitting_gap_is_one_number_per_run_over_the_last_quarter():
+    from wgan_repro.studies import overfitting as S07
+
+    curves = pd.DataFrame([{"variant": v, "seed": s, "iteration": it, "gap": (it >= 75) * (s + 1) * (v == "small")}
+                           for v in ("small", "all") for s in (0, 1) for it in range(0, 101, 5)])
+    gaps = S07.last_quarter_gaps(curves)
+    assert len(gaps) == 4 and gaps[gaps.variant == "small"].gap.tolist() == [1.0, 2.0]
+    assert gaps[gaps.variant == "all"].gap.tolist() == [0.0, 0.0]
+
+
+def test_table2_counts_each_architecture_once_per_threshold():
+    from wgan_repro.studies import random_architectures as S09
+
+    wide = pd.DataFrame({"GAN": [50.0, 250.0, 450.0], "WGAN-GP": [60.0, 150.0, 600.0]})
+    out = S09.outcomes_table(wide, [100.0, 200.0, 500.0]).set_index("KID×1e3 below")
+    assert out.loc[200.0].to_dict() == {"only GAN": 0, "only WGAN-GP": 1, "both": 1, "neither": 1}
+    assert (out.sum(axis=1) == 3).all()
+
+
+def test_a_toy_arm_short_of_a_mode_fails_the_convergence_precondition():
+    from wgan_repro.studies import penalty_ablations as S08
+
+    t = pd.DataFrame({"variant": ["λ=10"] * 3 + ["λ=0.1"] * 3, "modes_reached": [8, 8, 8, 8, 7, 8]})
+    assert S08.converged(t, "8gaussians", "λ=10")["holds"]
+    p = S08.converged(t, "8gaussians", "λ=10", "λ=0.1")
+    assert not p["holds"] and "λ=0.1 7–8 of 8" in p["measured"]
+    assert S08.converged(t, "swissroll", "λ=10") is None
+
+
+def test_w_tracking_quality_is_not_resolved_while_samples_stay_noise():
+    from wgan_repro.studies import meaningful_loss as S05
+
+    rows = [{"variant": v, "seed": s, "iteration": it, "loss_estimate": 1 - it / 100 + s / 100, "kid": 0.5 - it / 1000}
+            for v in ("WGAN", "GAN") for s in range(3) for it in range(10, 101, 10)]
+    ck = pd.DataFrame(rows)
+    rho = pd.DataFrame([{"variant": v, "seed": s, "rho": 1.0} for v in ("WGAN", "GAN") for s in range(3)])
+    claims, partial = S05.claims_of(ck, rho)
+    assert [c["verdict"] for c in claims] == [C.UNRESOLVED] * 3  # KID 0.4 at the end: noise, whatever ρ says
+    assert all(not c["precondition"]["holds"] for c in claims) and set(partial) == {"WGAN", "GAN"}
+    images = ck.assign(kid=ck.kid - 0.3)  # the same curves, with samples that became images
+    assert S05.claims_of(images, rho)[0][0]["verdict"] == C.REPRODUCED
+
+
+# ---------------------------------------------------------------- the probes behind the verdicts, known behaviour
+def test_a_tightly_clipped_deep_critic_loses_its_gradient_towards_the_input():
+    from wgan_repro.probes import critic_activation_gradient_norms, log_slope
+
+    norms = critic_activation_gradient_norms(clip_value=0.001, depth=8, dim=32, steps=5, batch_size=64, seed=0)
+    assert len(norms) == 7 and norms[-1] / norms[0] >= 10  # falls by >= 10x from the output side to the input
+    assert log_slope(norms) > 0
+    gp = critic_activation_gradient_norms(gp_weight=10.0, depth=8, dim=32, steps=5, batch_size=64, seed=0)
+    assert abs(log_slope(gp)) < log_slope(norms)
+
+
+def test_log_slope_reads_decades_per_layer():
+    from wgan_repro.probes import log_slope
+
+    assert log_slope([1e-3, 1e-2, 1e-1, 1.0]) == pytest.approx(1.0)
+    assert log_slope([5.0, 5.0, 5.0]) == pytest.approx(0.0)
+    assert log_slope([1.0, 0.0, 1.0]) != log_slope([1.0, 0.0, 1.0])  # a zero norm: nan, not a slope
+
+
+def test_a_critic_against_a_fixed_generator_separates_real_from_fake():
+    """After 300 steps (not 60: it starts the other way round) the critic scores real points above fakes."""
+    import torch
+
+    from wgan_repro.probes import optimal_critic_fixed_generator
+    from wgan_repro.toy import sample_toy
+
+    critic = optimal_critic_fixed_generator("8gaussians", "gp", steps=300, dim=32, batch_size=64, seed=0)
+    real = sample_toy("8gaussians", 256, torch.Generator().manual_seed(5))
+    fake = real + torch.randn(real.shape, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        assert critic(real).mean() > critic(fake).mean()
+    with pytest.raises(ValueError, match="clip or gp"):
+        optimal_critic_fixed_generator("8gaussians", "none", steps=1)

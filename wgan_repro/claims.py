@@ -21,8 +21,7 @@ CLOSED_FORM = "closed form, not an experiment"  # an identity we compute exactly
 ALPHA = 0.05
 TEST = "Welch's t-test, two-sided"
 _RULE = ("reproduced when the difference between the arms has the paper's sign and {test} gives p < 0.05; not "
-         "reproduced when the opposite sign is significant at p < 0.05; otherwise not resolved at this scale (stated "
-         "before the data)")
+         "reproduced when the opposite sign is significant at p < 0.05; otherwise not resolved at this scale")
 VERDICT_RULE = _RULE.format(test="Welch's two-sided t-test over seeds")
 PAIRED_RULE = _RULE.format(test="the paired two-sided t-test")
 
@@ -197,8 +196,7 @@ def compared_claim(name: str, paper: str, what: str, better: tuple[str, list], w
 
 NONINFERIOR_RULE = ("reproduced when the recommended arm is at most {margin:.0%} worse than the best other arm (by "
                     "mean): the 95% CI (Welch) of their difference excludes a larger deficit; not reproduced when "
-                    "the whole CI lies beyond that deficit; otherwise not resolved at this scale (stated before "
-                    "the data)")
+                    "the whole CI lies beyond that deficit; otherwise not resolved at this scale")
 
 
 def noninferior_claim(name: str, paper: str, what: str, arm: tuple[str, list], others: dict[str, list],
@@ -274,6 +272,14 @@ def claims_markdown(claims: list[dict], with_rule: bool = False) -> str:
                      for c in claims)
 
 
+def unmet_preconditions_markdown(claims: list[dict]) -> str:
+    """One paragraph per distinct precondition that failed: what it requires and what was measured."""
+    unmet = dict.fromkeys((c["precondition"]["what"], c["precondition"]["measured"]) for c in claims
+                          if c.get("precondition") and not c["precondition"]["holds"])
+    return "".join(f"\n\n**Precondition not met:** {w} (measured: {m}); the claims that need it are not resolved at "
+                   "this scale." for w, m in unmet)
+
+
 def scale_note(profile: str, ours: str, paper: str) -> str:
     """One markdown line: the scale this notebook ran at, and the paper's."""
     return f"**Scale.** This run ({profile} profile): {ours}. The paper: {paper}."
@@ -317,5 +323,5 @@ def _cell(text) -> str:
 __all__ = ["CLOSED_FORM", "NONINFERIOR_RULE", "NOT_REPRODUCED", "PAIRED_RULE", "PRIMARY", "REPRODUCED", "SECONDARY",
            "SUCCESS_RULE", "UNRESOLVED", "VERDICT_RULE", "claim", "claims_markdown", "compare_arms", "compared_claim",
            "instability", "mean_sd_text", "mean_std", "noninferior_claim", "partial_spearman", "precondition",
-           "scale_note", "sd", "settle_with", "spearman", "stats_text", "success_count_claim", "summarize", "verdict",
-           "write_metrics"]
+           "scale_note", "sd", "settle_with", "spearman", "stats_text", "success_count_claim", "summarize",
+           "unmet_preconditions_markdown", "verdict", "write_metrics"]

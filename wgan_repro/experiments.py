@@ -1,8 +1,8 @@
-"""The notebooks' face: `setup` (folders, figure saving, style), `compare` (train a grid of
-variants x seeds, score it, return the runs and a tidy table), and the tables a notebook draws.
+"""The studies' building blocks: `setup` (folders, figure saving, style), `compare` (train a grid of
+variants x seeds, score it, return the runs and a tidy table), and the tables a study draws.
 
-Notebooks stay thin (parameters, one call here, figures, verdict text through `claims`); the
-logic lives in the library and is tested in tests/.
+Each notebook calls its study (`wgan_repro/studies/<item>.py`): parameters, `run`, one call per figure,
+`report`; the studies build on this module and on `claims` (the decision layer), tested in tests/.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Later looks at a pipeline claim: the same notebook re-run with more seeds as a committed measurement
 (results/measurements/**/<notebook>/details.json).
 
-The scorecard keeps the pipeline's verdict: its rule was stated before its data. The measurement's
+The scorecard keeps the pipeline's verdict (the first look's). The measurement's
 verdict stands beside it as a second look. Its seeds were added after the first verdict was
 published, so a second-look "reproduced" also has to pass Pocock's per-look boundary for two looks,
 the boundary this project uses wherever seeds arrive in looks (benchmarks/score_paper_03.py).

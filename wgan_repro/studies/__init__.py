@@ -1,10 +1,11 @@
 """One study per paper item: its claims declared as data (the paper's sentence, the arms compared, the
 measure, the direction, the family, the precondition), and `verdicts(table)` that decides them from run
-records, tested on small fixed tables with no training. Notebook 03 is the first to live here; the other
-notebooks still declare their claims in their own cells (issue 28 moves them).
+records, tested on small fixed tables with no training. Each notebook is a paper section that calls its
+study: `s = study.run(**parameters(study.run, globals()))`, then one call per figure and `study.report(s)`.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 
@@ -24,4 +25,10 @@ class Claim:
     requires: tuple[str, ...] = ()  # preconditions by name (the study defines them)
 
 
-__all__ = ["Claim"]
+def parameters(fn, namespace: dict) -> dict:
+    """The arguments of `fn` found in `namespace` (a notebook's globals after papermill injected its
+    parameters): each study's `run` names the parameters it takes, the notebook's parameters cell sets them."""
+    return {name: namespace[name] for name in inspect.signature(fn).parameters if name in namespace}
+
+
+__all__ = ["Claim", "parameters"]

@@ -1,0 +1,203 @@
+"""WGAN §4.3, Figs. 5-7 (notebook 02): generator architectures the standard GAN cannot train.
+
+Three generators (gan_mnist.py's DCGAN; gan_64x64.py's constant-filter generator without batch norm; an MLP),
+each trained with WGAN (clipping) and with the standard GAN's objective and optimiser; the critic stays
+gan_mnist.py's. All WGAN rows use the constant n_critic = 5 schedule at this scale (mnist_mlp_wgan.yaml's 100-step
+warm-up would triple the MLP row's critic steps in a short run). A digit classifier reads quality and collapse.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown, display
+
+from .. import claims as C, experiments as E, plots
+from ..metrics import sample_generator
+
+OBJECTIVES = ("WGAN", "GAN")
+SHORT = {"DCGAN": "dcgan", "constant filters, no BN": "const", "MLP": "mlp"}
+
+
+def arms(scale: dict, mlp_dim: int) -> dict[str, dict]:
+    """'<generator> / <objective>' for each generator (WGAN Figs. 5, 6, 7) and objective."""
+    generators = {
+        "DCGAN": E.preset("mnist_wgan_clip", **scale),                        # Fig. 5 (gan_mnist.py MODE='wgan')
+        "constant filters, no BN": E.preset("mnist_constant_wgan", **scale),  # Fig. 6 (gan_64x64.py's crippled G)
+        "MLP": E.preset("mnist_mlp_wgan", **scale, g_dim=mlp_dim),            # Fig. 7 (MLP G, DCGAN critic)
+    }
+    gan = E.preset("mnist_gan")  # the standard GAN's objective and optimiser (gan_mnist.py MODE='dcgan')
+    gan_objective = {k: gan[k] for k in ("loss", "optimizer", "lr_g", "lr_d", "beta1", "beta2", "n_critic")}
+    variants = {}
+    for a, wgan in generators.items():
+        variants[f"{a} / WGAN"] = wgan
+        variants[f"{a} / GAN"] = {**wgan, **gan_objective, "clip_value": None}
+    return variants
+
+
+def run(dataset: str, image_size: int, iterations: int, dim: int, mlp_dim: int, seeds: list[int], n_samples: int,
+        n_reference: int, n_classified: int, log_every: int, out_dir=None, runs_dir=None,
+        results_root: str = "results", profile: str = "quick"):
+    """Train and score every arm x seed; with a digit classifier (MNIST, Fashion-MNIST) its class histogram of
+    `n_classified` samples per run. Returns (state, the per-arm summary)."""
+    out_dir, runs_dir, save = E.setup(out_dir, runs_dir, "02_generator_architectures")
+    scale = dict(dataset=dataset, image_size=image_size, dim=dim, iterations=iterations, log_every=log_every,
+                 sample_every=max(1, iterations // 4), checkpoint_every=0, critic_schedule="constant")
+    variants = arms(scale, mlp_dim)
+    archs = list(dict.fromkeys(v.split(" / ")[0] for v in variants))
+    trained, table = E.compare(variants, seeds, runs_dir,  # each run is scored where it trained
+                               E.scoring_spec(f"{dataset}-train", image_size, n_samples, n_reference))
+    digits = dataset in ("mnist", "fashion-mnist")  # the classifier exists for these; other data: KID alone
+    if digits:
+        from ..classifier import load_classifier
+
+        classifier, classifier_accuracy = load_classifier(dataset)
+        table = table.merge(E.class_scores(trained, classifier, n_classified), on=["variant", "seed"])
+        display(Markdown(f"The digit classifier's accuracy on {dataset}'s 10,000 test images: "
+                         f"**{classifier_accuracy:.2%}**."))
+    scored = (["classes_covered", "class_entropy_bits", "classifier_score", "mean_confidence", "kid"] if digits
+              else ["kid", "fid"])
+    s = SimpleNamespace(dataset=dataset, iterations=iterations, dim=dim, mlp_dim=mlp_dim, seeds=seeds,
+                        n_samples=n_samples, n_classified=n_classified, profile=profile, out_dir=out_dir, save=save,
+                        variants=variants, archs=archs, trained=trained, table=table, digits=digits, scored=scored)
+    return s, table.groupby("variant", sort=False)[scored].agg(["mean", "std"]).round(4)
+
+
+def figures(s: SimpleNamespace) -> None:
+    """Samples (end and over training), KID per arm, and with the classifier the class histograms."""
+    trained, table, seeds, archs = s.trained, s.table, s.seeds, s.archs
+    fig, axes = plt.subplots(2, 3, figsize=(13, 9))
+    for col, a in enumerate(archs):
+        for row, o in enumerate(OBJECTIVES):
+            ax = axes[row, col]
+            ax.imshow(plots.image_grid_array(sample_generator(trained[(f"{a} / {o}", seeds[0])].generator, 36,
+                                                              seed=0), nrow=6))
+            ax.set_title(f"{a} / {o}")
+            ax.axis("off")
+    s.save(fig, "samples.png")
+    # the same fixed noise over training (early to end), two seeds per variant
+    s.save(plots.samples_over_time({name: [trained[(name, k)] for k in seeds[:2]] for name in s.variants}),
+           "samples_over_time.png")
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    t = table.assign(arch=table.variant.str.split(" / ").str[0], objective=table.variant.str.split(" / ").str[1],
+                     kid1e3=table.kid * 1e3)
+    sns.barplot(data=t, x="arch", y="kid1e3", hue="objective", errorbar="sd", ax=ax)
+    ax.set_ylabel("KID ×1e3 (lower is better)")
+    ax.set_title(f"{s.dataset}, {s.iterations} generator iterations, {len(seeds)} seeds")
+    s.save(fig, "kid.png")
+    curves = E.histories_frame(trained)
+    curves[["variant", "seed", "iteration", "wasserstein_estimate", "loss_critic", "loss_generator"]].to_csv(
+        s.out_dir / "curves.csv", index=False)
+    if s.digits:
+        _class_figures(s, t)
+
+
+def _class_figures(s: SimpleNamespace, t: pd.DataFrame) -> None:
+    """The class histogram of every generator, all seeds pooled (n_classified samples per seed); entropy and
+    classifier score per arm."""
+    table, seeds, n_classified = s.table, s.seeds, s.n_classified
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6), sharey=True)
+    for col, a in enumerate(s.archs):
+        for row, o in enumerate(OBJECTIVES):
+            rows_v = table[table.variant == f"{a} / {o}"]
+            share = pd.DataFrame(rows_v.class_counts.tolist()).sum() / (n_classified * len(rows_v))
+            ax = axes[row, col]
+            ax.bar(range(10), share, color="C0" if o == "WGAN" else "C1")
+            ax.axhline(0.1, color="k", lw=0.8, ls=":")
+            ax.axhline(0.05, color="r", lw=0.8, ls=":")
+            ax.set_xticks(range(10))
+            ax.set_title(f"{a} / {o}: {rows_v.classes_covered.mean():.1f} classes, "
+                         f"{rows_v.class_entropy_bits.mean():.2f} bits", fontsize=10)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share of samples")
+    fig.subplots_adjust(hspace=0.35)
+    fig.suptitle(f"Digit classifier's class histogram ({len(seeds)} seeds × {n_classified} samples; dotted: the "
+                 "uniform 0.1 and the 5% a class needs to count as covered)", y=1.01)
+    s.save(fig, "class_histograms.png")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    sns.barplot(data=t, x="arch", y="class_entropy_bits", hue="objective", errorbar="sd", ax=axes[0])
+    axes[0].axhline(3.32, color="k", lw=0.8, ls=":")
+    axes[0].set_ylabel("class entropy (bits; 3.32 = uniform)")
+    sns.barplot(data=t, x="arch", y="classifier_score", hue="objective", errorbar="sd", ax=axes[1])
+    axes[1].set_ylabel("classifier score (1–10)")
+    fig.suptitle(f"Collapse and quality as the digit classifier reads them (mean ± sd over {len(seeds)} seeds)",
+                 y=1.02)
+    s.save(fig, "collapse.png")
+    by = table.groupby("variant", sort=False)
+    display(Markdown("**What the figures show.** The class histograms: " + "; ".join(
+        f"{v}: {r.classes_covered:.1f} classes, {r.class_entropy_bits:.2f} bits, classifier score "
+        f"{r.classifier_score:.2f}"
+        for v, r in by[["classes_covered", "class_entropy_bits", "classifier_score"]].mean().iterrows())
+        + f" (means over {len(seeds)} seeds; a score near 1 means the classifier sees no digit it is sure of, 10 a "
+        "sure and even spread). Read beside the samples above: where they are noise, the few classes they fall into "
+        "are the classifier's reading of noise, not modes a generator has chosen."))
+
+
+def claims_of(table: pd.DataFrame, digits: bool) -> list[dict]:
+    """With the classifier, the paper's quantities: Fig. 6 says the GAN fails (quality), Fig. 7 that it
+    collapses (diversity); without it KID ranks the samples and collapse is not measured."""
+    get = lambda v, c="kid": table[table.variant == v][c].tolist()  # noqa: E731
+    claims = []
+    if digits:
+        const, mlp = "constant filters, no BN", "MLP"
+        claims.append(C.compared_claim(
+            "WGAN's samples score higher than the GAN's with the constant-filter generator without batch norm "
+            "(digit classifier score)",
+            "GAN fails, WGAN still works (Fig. 6)", "classifier score (1–10)",
+            ("WGAN", get(f"{const} / WGAN", "classifier_score")), ("GAN", get(f"{const} / GAN", "classifier_score")),
+            item="WGAN Fig. 6",
+            note=f"(classes covered: WGAN {C.mean_sd_text(get(f'{const} / WGAN', 'classes_covered'), 1)}, "
+                 f"GAN {C.mean_sd_text(get(f'{const} / GAN', 'classes_covered'), 1)} of 10)"))
+        claims.append(C.compared_claim(
+            "The GAN's samples fall into fewer classes than WGAN's with the MLP generator (class-histogram entropy)",
+            "the standard GAN suffers from mode collapse, WGAN does not (Fig. 7)",
+            "class entropy (bits, 3.32 = uniform)",
+            ("WGAN", get(f"{mlp} / WGAN", "class_entropy_bits")), ("GAN", get(f"{mlp} / GAN", "class_entropy_bits")),
+            item="WGAN Fig. 7",
+            note=f"(classes covered: WGAN {C.mean_sd_text(get('MLP / WGAN', 'classes_covered'), 1)}, "
+                 f"GAN {C.mean_sd_text(get('MLP / GAN', 'classes_covered'), 1)} of 10; classifier score: WGAN "
+                 f"{C.mean_sd_text(get('MLP / WGAN', 'classifier_score'), 2)}, GAN "
+                 f"{C.mean_sd_text(get('MLP / GAN', 'classifier_score'), 2)})"))
+    else:
+        for a, figure in (("constant filters, no BN", "Fig. 6"), ("MLP", "Fig. 7")):
+            claims.append(C.compared_claim(
+                f"WGAN has a lower KID than the GAN with the {a} generator (collapse not measured)",
+                f"GAN fails / collapses, WGAN works ({figure})", "KID ×1e3", ("WGAN", get(f"{a} / WGAN")),
+                ("GAN", get(f"{a} / GAN")), higher_is_better=False, item=f"WGAN {figure}", scale=1e3))
+    return C.settle_with(claims, "the paper's scale: 64-px LSUN bedrooms, DIM 64, about 100k generator iterations (the "
+                                 "paper profile, a GPU job); not measured here")
+
+
+def report(s: SimpleNamespace) -> None:
+    """The claims, metrics.json / details.json, the verdict table."""
+    table, digits = s.table, s.digits
+    get = lambda v, c="kid": table[table.variant == v][c].tolist()  # noqa: E731
+    claims = claims_of(table, digits)
+    metrics = {"profile": s.profile, "seeds": s.seeds, "iterations": s.iterations, "dataset": s.dataset,
+               "n_samples": s.n_samples, **C.summarize(table, "variant", s.scored + (["fid"] if digits else [])),
+               "claims": claims}
+    headline = {}
+    for a in s.archs:  # KID of every row; with the classifier, the scored rows' numbers instead (Figs. 6 and 7)
+        for o in OBJECTIVES:
+            if digits and a != "DCGAN":
+                headline.update(C.mean_std(get(f"{a} / {o}", "classifier_score"), f"cscore_{SHORT[a]}_{o.lower()}",
+                                           digits=2))
+            elif not digits:
+                headline.update(C.mean_std(get(f"{a} / {o}"), f"kid_{SHORT[a]}_{o.lower()}", scale=1e3, digits=1))
+    for o in OBJECTIVES if digits else ():
+        headline.update(C.mean_std(get(f"MLP / {o}", "class_entropy_bits"), f"entropy_mlp_{o.lower()}", digits=2))
+    C.write_metrics(s.out_dir, metrics, headline)
+    ours = (f"MNIST 28 px, {s.iterations} generator iterations, DIM {s.dim}, MLP width {s.mlp_dim}, {len(s.seeds)} "
+            f"seeds, KID on {s.n_samples} samples" + (f", the digit classifier on {s.n_classified}" if digits else ""))
+    display(Markdown(C.scale_note(s.profile, ours, "LSUN bedrooms 64 px, DIM 64, MLP width 512, about 100k generator "
+                                  "iterations") + "\n\n" + C.claims_markdown(claims)
+                     + f"\n\nVerdict rule: {C.VERDICT_RULE}. KID is reported ×1e3."
+                     + ("\n\n**Reading the classifier.** A class counts as covered when it holds ≥ 5% of a generator's "
+                        "samples. Noise can spread over many classes with low confidence, so the class count and "
+                        "entropy say little without the classifier score (low for noise and for collapse alike) and "
+                        "the samples above." if digits else "")))
+
+
+__all__ = ["OBJECTIVES", "arms", "claims_of", "figures", "report", "run"]
