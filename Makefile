@@ -33,8 +33,9 @@ repro: setup  ## run the whole DVC pipeline (CPU quick profile by default; profi
 plots: setup  ## dvc plots show -> results/plots/index.html (works offline: vega is inlined in .dvc/plots/offline.html)
 	$(BIN)/dvc plots show
 
-readme: setup  ## copy results/99_scorecard/{glance,scorecard,coverage}.md into README and docs/scorecard.md
+readme: setup  ## copy results/99_scorecard/{glance,scorecard,coverage}.md into README and docs/scorecard.md; docs/benchmarks.md from benchmarks/results/
 	$(BIN)/python -c "from wgan_repro.pipeline import sync_docs as s; s()"
+	$(BIN)/python benchmarks/summary.py
 
 lint: setup
 	$(BIN)/ruff check wgan_repro tests benchmarks notebooks
