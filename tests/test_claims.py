@@ -138,24 +138,39 @@ def test_the_25_gaussian_coverage_curve_names_the_scale_that_would_settle_the_cl
     assert short["reached"][1] is None and "> 2000" in short["settle"] and "not within 2000" in short["reach_text"]
 
 
-def test_the_long_25_gaussian_claims_compare_at_the_last_iteration_and_at_equal_critic_updates():
-    from wgan_repro.experiments import long_coverage_claims
+def test_the_long_25_gaussian_claims_count_modes_within_3_sigma_and_need_the_same_optimizer():
+    from wgan_repro.studies.toy_mode_collapse import long_coverage_claims
 
     rows = []
     for seed in range(3):
         for it in (1000, 2000, 3000, 4000, 5000):
-            rows += [dict(variant="WGAN-GP", seed=seed, iteration=it, critic_updates=5 * it, modes_reached=20 + seed,
-                          modes_covered=15, high_quality_rate=0.5 + 0.01 * seed),
+            rows += [dict(variant="WGAN-GP", seed=seed, iteration=it, critic_updates=5 * it, modes_reached=25,
+                          modes_covered=15 + seed, high_quality_rate=0.5 + 0.01 * seed),
                      dict(variant="GAN", seed=seed, iteration=it, critic_updates=it, modes_reached=3 + seed % 2,
-                          modes_covered=1, high_quality_rate=0.1),
+                          modes_covered=1 + seed % 2, high_quality_rate=0.1),
+                     # a diffuse cloud: every mode reached, none covered within 3 sigma
                      dict(variant="WGAN (clip)", seed=seed, iteration=it, critic_updates=5 * it, modes_reached=25,
-                          modes_covered=2, high_quality_rate=0.6 + 0.01 * seed)]
-    last, equal, tight = long_coverage_claims(rows, 5000, "the test")
-    assert "5,000 generator iterations" in last["claim"] and last["verdict"] == C.REPRODUCED
-    assert "WGAN-GP 21.0±1.0" in last["ours"] and "n = 3 vs 3" in last["ours"] and "the test)" in last["ours"]
-    # the GAN's 5,000 discriminator steps are WGAN-GP's first 1,000 generator iterations
-    assert "5,000 updates: WGAN-GP at 1,000, GAN at 5,000" in equal["claim"] and "(the test)" in equal["ours"]
-    assert tight["verdict"] == C.NOT_REPRODUCED and tight["next_scale"]  # clipping is tighter here
+                          modes_covered=seed % 2, high_quality_rate=0.6 + 0.01 * seed)]
+    differ = C.precondition("same optimiser", False, "RMSProp vs Adam")
+    gp, clip, tight, equal = long_coverage_claims(rows, 5000, "the test", differ)
+    assert "5,000 generator iterations" in gp["claim"] and gp["verdict"] == C.REPRODUCED
+    assert "WGAN-GP 16.0±1.0" in gp["ours"] and "n = 3 vs 3" in gp["ours"] and "the test)" in gp["ours"]
+    assert clip["verdict"] != C.REPRODUCED and "In no experiment" in clip["paper"]  # 25 reached does not count
+    assert tight["verdict"] == C.UNRESOLVED and not tight["precondition"]["holds"]  # optimisers differ
+    # the GAN's 5,000 discriminator steps are WGAN-GP's first 1,000 generator iterations; the same runs: secondary
+    assert "5,000 updates: WGAN-GP at 1,000, GAN at 5,000" in equal["claim"] and equal["family"] == C.SECONDARY
+
+
+def test_an_effect_present_at_initialisation_is_labelled_so_and_not_counted():
+    trained = (("clip", [1.1, 1.12, 1.1]), ("GP", [0.01, 0.012, 0.011]))
+    there = C.trained_vs_init_claim("x", "y", "|slope|", trained, ([1.1, 1.12, 1.1], [0.39, 0.38, 0.4]),
+                                    higher_is_better=True)
+    assert there["verdict"] == C.AT_INIT and there["stats_init"]["p"] < 0.05 and "at initialisation" in there["ours"]
+    new = C.trained_vs_init_claim("x", "y", "|slope|", trained, ([0.39, 0.38, 0.41], [0.39, 0.38, 0.4]))
+    assert new["verdict"] == C.REPRODUCED and new["rule"].startswith(C.P_RULE_PREFIX)
+    from wgan_repro.scorecard import in_family
+
+    assert in_family(new) and not in_family(there)
 
 
 def test_table2s_success_count_uses_the_exact_mcnemar_test_per_threshold():

@@ -38,9 +38,10 @@ def test_notebook_writes_its_metrics(results, name):
     assert (results / name / f"{name}.ipynb").is_file()
     for claim in details["claims"]:
         assert claim["verdict"] in {"reproduced", "not reproduced", "not resolved at this scale",
-                                    "closed form, not an experiment"}
+                                    "closed form, not an experiment", "present at initialisation, not training's effect"}
         # a claim this run did not reproduce says what scale would settle it
-        assert claim["verdict"] in ("reproduced", "closed form, not an experiment") \
+        assert claim["verdict"] in ("reproduced", "closed form, not an experiment",
+                                    "present at initialisation, not training's effect") \
             or len(claim.get("next_scale") or "") > 20, claim
         # a comparative verdict carries its test: n per arm, p and the 95% CI of the difference
         if "stats" in claim and "thresholds" in claim["stats"]:  # Table 2's count: a test per threshold

@@ -167,3 +167,20 @@ def test_a_critic_against_a_fixed_generator_separates_real_from_fake():
         assert critic(real).mean() > critic(fake).mean()
     with pytest.raises(ValueError, match="clip or gp"):
         optimal_critic_fixed_generator("8gaussians", "none", steps=1)
+
+
+def test_wgan_43_no_collapse_reads_every_wgan_arms_class_histogram():
+    from wgan_repro.studies import generator_architectures as S02
+
+    archs = ["DCGAN", "constant filters, no BN", "MLP"]
+
+    def table(mlp_classes, mlp_conf):
+        return pd.DataFrame([{"variant": f"{a} / WGAN", "seed": s,
+                              "classes_covered": mlp_classes[s] if a == "MLP" else 10,
+                              "mean_confidence": mlp_conf if a == "MLP" else 0.9} for a in archs for s in range(3)])
+
+    assert S02.no_collapse_claim(table([9, 10, 8], 0.8), archs)["verdict"] == C.REPRODUCED
+    collapsed = S02.no_collapse_claim(table([1, 2, 2], 0.63), archs)
+    assert collapsed["verdict"] == C.NOT_REPRODUCED and "MLP 1.7±0.6" in collapsed["ours"]
+    noise = S02.no_collapse_claim(table([1, 2, 2], 0.2), archs)  # few classes but unconfident: noise, not collapse
+    assert noise["verdict"] == C.UNRESOLVED and noise["rule"] == S02.NO_COLLAPSE_RULE

@@ -17,10 +17,13 @@ import pandas as pd
 REPRODUCED, NOT_REPRODUCED, UNRESOLVED = "reproduced", "not reproduced", "not resolved at this scale"
 PRIMARY, SECONDARY = "primary", "secondary"  # a claim's family: in the scorecard's Holm family, or another readout
 CLOSED_FORM = "closed form, not an experiment"  # an identity we compute exactly: shown, never counted as reproduced
+AT_INIT = "present at initialisation, not training's effect"  # the effect is there before training: shown, not counted
+NOT_COUNTED = (CLOSED_FORM, AT_INIT)
 
 ALPHA = 0.05
 TEST = "Welch's t-test, two-sided"
-_RULE = ("reproduced when the difference between the arms has the paper's sign and {test} gives p < 0.05; not "
+P_RULE_PREFIX = "reproduced when the difference between the arms has the paper's sign and "  # every rule decided by p
+_RULE = (P_RULE_PREFIX + "{test} gives p < 0.05; not "
          "reproduced when the opposite sign is significant at p < 0.05; otherwise not resolved at this scale")
 VERDICT_RULE = _RULE.format(test="Welch's two-sided t-test over seeds")
 PAIRED_RULE = _RULE.format(test="the paired two-sided t-test")
@@ -165,7 +168,7 @@ def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RUL
     at this scale, whatever p says, and the row names the failed condition."""
     if family not in (PRIMARY, SECONDARY):
         raise ValueError(f"family={family!r} is not allowed: primary or secondary")
-    if requires is not None and not requires["holds"] and result != CLOSED_FORM:
+    if requires is not None and not requires["holds"] and result not in NOT_COUNTED:
         result = UNRESOLVED
     row = {"claim": name, "paper": paper, "ours": ours, "verdict": result, "rule": rule}
     if family != PRIMARY:
@@ -176,8 +179,31 @@ def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RUL
         row["item"] = item
     if stats:
         row["stats"] = stats
-    if result not in (REPRODUCED, CLOSED_FORM) and next_scale:
+    if result not in (REPRODUCED, *NOT_COUNTED) and next_scale:
         row["next_scale"] = next_scale
+    return row
+
+
+AT_INIT_RULE = (VERDICT_RULE + " after training; but when the same comparison at initialisation (before any "
+                "training step{clamp}) already has the paper's sign with p < 0.05, the effect is present at "
+                "initialisation: shown and labelled so, not counted as training's")
+
+
+def trained_vs_init_claim(name: str, paper: str, what: str, trained: tuple[tuple[str, list], tuple[str, list]],
+                          init: tuple[list, list], higher_is_better: bool = True, item: str | None = None,
+                          digits: int = 2, family: str = "primary", clamp: str = "") -> dict:
+    """A comparative claim read after training and at initialisation: `trained` = ((better, values),
+    (worse, values)) after training, `init` = (better values, worse values) of the same arms before it.
+    AT_INIT_RULE decides; the row shows both readings (stats: after training; stats_init: at initialisation)."""
+    (b_name, b), (w_name, w) = trained
+    after, before = compare_arms(b, w, higher_is_better), compare_arms(init[0], init[1], higher_is_better)
+    at_init = before["verdict"] == REPRODUCED
+    ours = (f"{what}: after training {b_name} {mean_sd_text(b, digits)}, {w_name} {mean_sd_text(w, digits)} "
+            f"({stats_text(after, digits)}); at initialisation {mean_sd_text(init[0], digits)} vs "
+            f"{mean_sd_text(init[1], digits)} ({stats_text(before, digits)})")
+    row = claim(name, paper, ours, AT_INIT if at_init else after["verdict"],
+                AT_INIT_RULE.format(clamp=clamp), item=item, stats=after, family=family)
+    row["stats_init"] = before
     return row
 
 
@@ -257,7 +283,7 @@ def success_count_claim(name: str, paper: str, arms: tuple[str, str], success: d
 def settle_with(claims: list[dict], next_scale: str) -> list[dict]:
     """Give every claim not reproduced that has no `next_scale` of its own this one."""
     for c in claims:
-        if c["verdict"] not in (REPRODUCED, CLOSED_FORM) and not c.get("next_scale"):
+        if c["verdict"] not in (REPRODUCED, *NOT_COUNTED) and not c.get("next_scale"):
             c["next_scale"] = next_scale
     return claims
 
@@ -320,8 +346,9 @@ def _cell(text) -> str:
     return str(text).replace("\\|", "|").replace("|", "\\|").replace("\n", " ")
 
 
-__all__ = ["CLOSED_FORM", "NONINFERIOR_RULE", "NOT_REPRODUCED", "PAIRED_RULE", "PRIMARY", "REPRODUCED", "SECONDARY",
-           "SUCCESS_RULE", "UNRESOLVED", "VERDICT_RULE", "claim", "claims_markdown", "compare_arms", "compared_claim",
-           "instability", "mean_sd_text", "mean_std", "noninferior_claim", "partial_spearman", "precondition",
-           "scale_note", "sd", "settle_with", "spearman", "stats_text", "success_count_claim", "summarize",
-           "unmet_preconditions_markdown", "verdict", "write_metrics"]
+__all__ = ["AT_INIT", "AT_INIT_RULE", "CLOSED_FORM", "NONINFERIOR_RULE", "NOT_COUNTED", "NOT_REPRODUCED", "PAIRED_RULE",
+           "PRIMARY", "P_RULE_PREFIX", "REPRODUCED", "SECONDARY", "SUCCESS_RULE", "UNRESOLVED", "VERDICT_RULE", "claim",
+           "claims_markdown", "compare_arms", "compared_claim", "instability", "mean_sd_text", "mean_std",
+           "noninferior_claim", "partial_spearman", "precondition", "scale_note", "sd", "settle_with", "spearman",
+           "stats_text", "success_count_claim", "summarize", "trained_vs_init_claim", "unmet_preconditions_markdown",
+           "verdict", "write_metrics"]

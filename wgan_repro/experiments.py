@@ -222,51 +222,6 @@ def coverage_verdict_scale(coverage_rows: list[dict], seeds: list[int], iteratio
     return {"reached": reached, "final": final, "reach_text": reach_text, "settle": settle}
 
 
-def long_coverage_claims(coverage_rows: list[dict], last: int, source: str) -> list[dict]:
-    """Notebook 01's 25-Gaussian claims where every variant trained `last` generator iterations
-    (the coverage curves of `coverage_curve`; `source` names where they come from): WGAN-GP against
-    the GAN in modes reached, at equal generator iterations and at equal critic updates (the GAN
-    takes one discriminator step per generator step, WGAN-GP five), and against clipping in the
-    high-quality rate."""
-    from . import claims as C
-
-    rows = pd.DataFrame(coverage_rows)
-
-    def at(variant, column, **where):
-        r = rows[rows.variant == variant]
-        for k, v in where.items():
-            r = r[r[k] == v]
-        return r.sort_values("seed")[column].tolist()
-
-    paper = "GAN collapses; WGAN-GP covers all modes"
-    out = [C.compared_claim(
-        f"WGAN-GP reaches more modes than the GAN (25gaussians, {last:,} generator iterations; "
-        "our full-GAN experiment)",
-        paper, "modes reached of 25", ("WGAN-GP", at("WGAN-GP", "modes_reached", iteration=last)),
-        ("GAN", at("GAN", "modes_reached", iteration=last)), item="WGAN §1, WGAN-GP §5.1 (our experiment)",
-        digits=1, note=f"(within 3σ: WGAN-GP {C.mean_sd_text(at('WGAN-GP', 'modes_covered', iteration=last), 1)}, "
-                       f"GAN {C.mean_sd_text(at('GAN', 'modes_covered', iteration=last), 1)}; {source})")]
-    shared = set(at("WGAN-GP", "critic_updates")) & set(at("GAN", "critic_updates"))
-    if shared:  # the most critic updates both reached at a kept checkpoint
-        updates = max(shared)
-        gp_it = at("WGAN-GP", "iteration", critic_updates=updates)[0]
-        gan_it = at("GAN", "iteration", critic_updates=updates)[0]
-        out.append(C.compared_claim(
-            f"WGAN-GP reaches more modes than the GAN at equal critic updates (25gaussians, {updates:,} updates: "
-            f"WGAN-GP at {gp_it:,}, GAN at {gan_it:,} generator iterations)", paper, "modes reached of 25",
-            ("WGAN-GP", at("WGAN-GP", "modes_reached", critic_updates=updates)),
-            ("GAN", at("GAN", "modes_reached", critic_updates=updates)),
-            item="WGAN §1, WGAN-GP §5.1 (our experiment)", digits=1, note=f"({source})"))
-    out.append(C.compared_claim(
-        f"WGAN-GP fits the modes more tightly than clipping (25gaussians, {last:,} generator iterations, "
-        "high-quality rate)",
-        "clipping's critic ignores higher moments (Fig. 1a)", "share of samples within 3σ of a mode",
-        ("WGAN-GP", at("WGAN-GP", "high_quality_rate", iteration=last)),
-        ("clip", at("WGAN (clip)", "high_quality_rate", iteration=last)),
-        item="WGAN-GP Fig. 1(a), via full GAN trainings (our extra)", digits=3, note=f"({source})"))
-    return C.settle_with(out, "the paper's scale (gan_toy.py: 100k generator iterations, width 512) and more seeds")
-
-
 def class_scores(trained: dict[tuple[str, int], TrainResult], classifier, n: int) -> pd.DataFrame:
     """How the digit classifier (`classifier.load_classifier`) reads n samples of every generator:
     one row per (variant, seed) with the classes covered, the class entropy, the mean confidence and

@@ -82,7 +82,8 @@ def critic_activation_gradient_norms(clip_value: float | None = None, gp_weight:
     clipping at `clip_value` (RMSProp 5e-5) or the penalty (Adam 1e-4). Then, on one more batch,
     ||dL/dh_l|| for the output h_l of every hidden layer l = 1 .. depth-1 (after its ReLU), input side
     first. The network runs in float64, so a gradient that shrinks by 1e-3 per layer is still a
-    number, not an underflow to 0.
+    number, not an underflow to 0. steps = 0 reads the critic at initialisation (clipping: its weights
+    clamped to ±clip_value, as the first clipping would leave them), where part of Fig. 1(b)'s effect is.
     """
     torch.manual_seed(seed)
     sizes = [2] + [dim] * (depth - 1) + [1]
@@ -96,6 +97,10 @@ def critic_activation_gradient_norms(clip_value: float | None = None, gp_weight:
 
     opt = (torch.optim.RMSprop(critic.parameters(), lr=5e-5) if clip_value is not None
            else torch.optim.Adam(critic.parameters(), lr=1e-4, betas=(0.5, 0.9)))
+    if steps == 0 and clip_value is not None:  # at initialisation: the weights as the first clipping leaves them
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-clip_value, clip_value)
     for _ in range(steps):
         real, fake = sample_toy(dataset, batch_size), torch.randn(batch_size, 2)
         objectives.critic_step(forward, opt, real, fake, "wgan", gp_weight, clip_value=clip_value, module=critic)

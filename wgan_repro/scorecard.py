@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .claims import (ALPHA, NOT_REPRODUCED, PAIRED_RULE, PRIMARY, REPRODUCED, SECONDARY, UNRESOLVED, VERDICT_RULE,
-                     CLOSED_FORM, _cell, _test_label)
+from .claims import (ALPHA, AT_INIT, CLOSED_FORM, NOT_COUNTED, NOT_REPRODUCED, P_RULE_PREFIX, PRIMARY, REPRODUCED,
+                     SECONDARY, UNRESOLVED,
+                     _cell, _test_label)
 
 
 # ---------------------------------------------------------------------- one family
@@ -33,9 +34,11 @@ def holm(p_values: list[float]) -> list[float]:
 
 
 def in_family(row: dict) -> bool:
-    """A primary claim decided by a two-arm test's p (VERDICT_RULE or PAIRED_RULE)."""
+    """A primary claim decided by a two-arm test's p: a rule that opens as VERDICT_RULE and PAIRED_RULE do
+    (P_RULE_PREFIX; a study may add a condition, e.g. 00's saturated discriminator)."""
     p = (row.get("stats") or {}).get("p") if isinstance(row.get("stats"), dict) else None
-    return (row.get("family", PRIMARY) == PRIMARY and row.get("rule") in (VERDICT_RULE, PAIRED_RULE)
+    return (row.get("family", PRIMARY) == PRIMARY and str(row.get("rule", "")).startswith(P_RULE_PREFIX)
+            and row.get("verdict") not in NOT_COUNTED
             and isinstance(p, (int, float)) and math.isfinite(p) and row.get("precondition", {}).get("holds", True))
 
 
@@ -97,8 +100,8 @@ def scorecard_markdown(rows: list[dict]) -> str:
         return failed + text
 
     counts = card.verdict.value_counts()
-    summary = (f"{len(card)} claims: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in
-                                                  (REPRODUCED, UNRESOLVED, NOT_REPRODUCED, CLOSED_FORM)) + ".\n\n")
+    order = (REPRODUCED, UNRESOLVED, NOT_REPRODUCED, CLOSED_FORM, AT_INIT)
+    summary = f"{len(card)} claims: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in order) + ".\n\n"
     in_holm = card.p_holm.map(lambda x: isinstance(x, (int, float)) and math.isfinite(x))
     if in_holm.any():
         demoted = card[card.verdict_unadjusted.map(lambda x: isinstance(x, str))]
@@ -116,7 +119,7 @@ def scorecard_markdown(rows: list[dict]) -> str:
         f"| {_cell(r.notebook)} | {_cell(r.item if isinstance(r.item, str) else '')} | {_cell(r.claim)} | "
         f"{_cell(r.paper)} | {_cell(r.ours)} | {_cell(test(r))} | **{_cell(r.verdict)}** | "
         f"{_cell(second_look_text(r.second_look))} |" for r in card.itertuples())
-    unsettled = card[~card.verdict.isin([REPRODUCED, CLOSED_FORM])]
+    unsettled = card[~card.verdict.isin([REPRODUCED, *NOT_COUNTED])]
     if len(unsettled):
         md += "\n\n**Not reproduced at this scale, and what would settle each:**\n\n" + "\n".join(
             f"- {r.notebook} — {r.claim} (**{r.verdict}**): "
@@ -165,12 +168,12 @@ def glance_markdown(rows: list[dict], results_root: str | Path) -> str:
                      f"{gpu.get(notebook, 'not run') if mine else ''} | "
                      f"[{notebook[:2]}](results/{notebook}/{notebook}.html) |")
     verdicts = [r["verdict"] for r in rows]
-    n = {v: verdicts.count(v) for v in (REPRODUCED, NOT_REPRODUCED, UNRESOLVED, CLOSED_FORM)}
+    n = {v: verdicts.count(v) for v in (REPRODUCED, NOT_REPRODUCED, UNRESOLVED, CLOSED_FORM, AT_INIT)}
     lines += ["", f"**Reproduced:** {n[REPRODUCED]} of {len(rows)} claims at the quick profile, after Holm's "
               f"correction over the primary family. **Not reproduced:** {n[NOT_REPRODUCED]}. **Needs the papers' "
               f"scale:** {n[UNRESOLVED]} claims are not resolved by the quick profile's short runs (each names what "
-              f"would settle it in [the scorecard](docs/scorecard.md)); {n[CLOSED_FORM]} are closed forms, shown, "
-              "not counted."]
+              f"would settle it in [the scorecard](docs/scorecard.md)); {n[CLOSED_FORM]} are closed forms and "
+              f"{n[AT_INIT]} effects present at initialisation, shown, not counted."]
     return "\n".join(lines)
 
 

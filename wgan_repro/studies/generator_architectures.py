@@ -2,8 +2,14 @@
 
 Three generators (gan_mnist.py's DCGAN; gan_64x64.py's constant-filter generator without batch norm; an MLP),
 each trained with WGAN (clipping) and with the standard GAN's objective and optimiser; the critic stays
-gan_mnist.py's. All WGAN rows use the constant n_critic = 5 schedule at this scale (mnist_mlp_wgan.yaml's 100-step
-warm-up would triple the MLP row's critic steps in a short run). A digit classifier reads quality and collapse.
+gan_mnist.py's. Every WGAN row uses the WGAN code's critic schedule (100 critic steps for the first 25 generator
+iterations and every 500th, else 5: the code behind WGAN Figs. 5-7; the GAN rows take one step). A digit classifier
+reads quality and collapse.
+
+Declared 2026-12-02 (issue 29), before the runs it judges: the warm-up restored (earlier looks ran without it), the
+WGAN §4.3 claim added (`no_collapse_claim`, its rule `NO_COLLAPSE_RULE`), and the quick profile moved to new seeds
+(3, 4, 5) so that these verdicts are a new look rather than a re-read of seeds 0-2 (whose first look, without the
+warm-up, found the MLP row's WGAN in about 1.7 classes).
 """
 from __future__ import annotations
 
@@ -19,6 +25,13 @@ from ..metrics import sample_generator
 
 OBJECTIVES = ("WGAN", "GAN")
 SHORT = {"DCGAN": "dcgan", "constant filters, no BN": "const", "MLP": "mlp"}
+WGAN_43 = "In no experiment did we see evidence of mode collapse for the WGAN algorithm."
+COVERED, COLLAPSED, CONFIDENT = 8, 3, 0.5
+NO_COLLAPSE_RULE = (f"reproduced when every WGAN arm's samples cover ≥ {COVERED} of 10 digit classes in every "
+                    f"seed; not reproduced when some WGAN arm covers ≤ {COLLAPSED} classes in every seed while the "
+                    f"classifier is confident on its samples (mean confidence ≥ {CONFIDENT} in every seed: a few "
+                    "digits, not noise); otherwise not resolved at this scale (declared 2026-12-02, before seeds 3-5 "
+                    "ran)")
 
 
 def arms(scale: dict, mlp_dim: int) -> dict[str, dict]:
@@ -32,8 +45,8 @@ def arms(scale: dict, mlp_dim: int) -> dict[str, dict]:
     gan_objective = {k: gan[k] for k in ("loss", "optimizer", "lr_g", "lr_d", "beta1", "beta2", "n_critic")}
     variants = {}
     for a, wgan in generators.items():
-        variants[f"{a} / WGAN"] = wgan
-        variants[f"{a} / GAN"] = {**wgan, **gan_objective, "clip_value": None}
+        variants[f"{a} / WGAN"] = {**wgan, "critic_schedule": "wgan"}  # the WGAN code's warm-up (Figs. 5-7)
+        variants[f"{a} / GAN"] = {**wgan, **gan_objective, "clip_value": None, "critic_schedule": "constant"}
     return variants
 
 
@@ -44,7 +57,7 @@ def run(dataset: str, image_size: int, iterations: int, dim: int, mlp_dim: int, 
     `n_classified` samples per run. Returns (state, the per-arm summary)."""
     out_dir, runs_dir, save = E.setup(out_dir, runs_dir, "02_generator_architectures")
     scale = dict(dataset=dataset, image_size=image_size, dim=dim, iterations=iterations, log_every=log_every,
-                 sample_every=max(1, iterations // 4), checkpoint_every=0, critic_schedule="constant")
+                 sample_every=max(1, iterations // 4), checkpoint_every=0)
     variants = arms(scale, mlp_dim)
     archs = list(dict.fromkeys(v.split(" / ")[0] for v in variants))
     trained, table = E.compare(variants, seeds, runs_dir,  # each run is scored where it trained
@@ -135,6 +148,20 @@ def _class_figures(s: SimpleNamespace, t: pd.DataFrame) -> None:
         "are the classifier's reading of noise, not modes a generator has chosen."))
 
 
+def no_collapse_claim(table: pd.DataFrame, archs: list[str]) -> dict:
+    """WGAN §4.3's sentence, read by the digit classifier's class histogram of every WGAN arm (NO_COLLAPSE_RULE)."""
+    per = {a: table[table.variant == f"{a} / WGAN"] for a in archs}
+    covered = all((t.classes_covered >= COVERED).all() for t in per.values())
+    collapsed = [a for a, t in per.items() if (t.classes_covered <= COLLAPSED).all()
+                 and (t.mean_confidence >= CONFIDENT).all()]
+    result = C.REPRODUCED if covered else C.NOT_REPRODUCED if collapsed else C.UNRESOLVED
+    ours = "classes covered of 10 per WGAN arm: " + "; ".join(
+        f"{a} {C.mean_sd_text(t.classes_covered, 1)} (mean confidence {C.mean_sd_text(t.mean_confidence, 2)})"
+        for a, t in per.items()) + f" (n = {min(len(t) for t in per.values())} seeds each)"
+    return C.claim("WGAN shows no mode collapse with any of the three generators (digit classes covered)", WGAN_43,
+                   ours, result, NO_COLLAPSE_RULE, item="WGAN §4.3")
+
+
 def claims_of(table: pd.DataFrame, digits: bool) -> list[dict]:
     """With the classifier, the paper's quantities: Fig. 6 says the GAN fails (quality), Fig. 7 that it
     collapses (diversity); without it KID ranks the samples and collapse is not measured."""
@@ -160,6 +187,7 @@ def claims_of(table: pd.DataFrame, digits: bool) -> list[dict]:
                  f"GAN {C.mean_sd_text(get('MLP / GAN', 'classes_covered'), 1)} of 10; classifier score: WGAN "
                  f"{C.mean_sd_text(get('MLP / WGAN', 'classifier_score'), 2)}, GAN "
                  f"{C.mean_sd_text(get('MLP / GAN', 'classifier_score'), 2)})"))
+        claims.append(no_collapse_claim(table, list(SHORT)))
     else:
         for a, figure in (("constant filters, no BN", "Fig. 6"), ("MLP", "Fig. 7")):
             claims.append(C.compared_claim(
@@ -200,4 +228,4 @@ def report(s: SimpleNamespace) -> None:
                         "the samples above." if digits else "")))
 
 
-__all__ = ["OBJECTIVES", "arms", "claims_of", "figures", "report", "run"]
+__all__ = ["NO_COLLAPSE_RULE", "OBJECTIVES", "arms", "claims_of", "figures", "no_collapse_claim", "report", "run"]
