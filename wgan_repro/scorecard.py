@@ -65,7 +65,7 @@ def gather_claims(results_root: str | Path, skip: str = "99_scorecard") -> list[
     """Every claim of every results/<notebook>/details.json, one dict each (notebook, profile, claim...)."""
     rows = []
     for path in sorted(Path(results_root).glob("*/details.json")):
-        if path.parent.name == skip:
+        if path.parent.name == skip or path.parent.name.startswith("."):  # a render being swapped in
             continue
         m = json.loads(path.read_text())
         for c in m.get("claims", []):
