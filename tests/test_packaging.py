@@ -150,12 +150,16 @@ def test_dvc_plots_draw_one_line_per_variant():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     template = _json.loads((REPO / ".dvc" / "plots" / "variants.json").read_text())
     assert template["encoding"]["color"]["field"] == "variant"
+    # `dvc plots diff`: each revision (DVC's `rev` field) its own dash, never an "undefined" legend
+    assert template["encoding"]["strokeDash"]["field"] == "revision"
+    assert "datum.rev" in template["transform"][0]["calculate"]
     plots = [(path, spec) for st in stages.values() for p in st.get("plots", []) for path, spec in p.items()]
     assert plots
     for path, spec in plots:
         assert spec["template"] == "variants", path
         header = next(csv.reader(open(REPO / path)))
         assert spec["x"] in header and spec["y"] in header, path
+    assert any(spec["y"] == "kid" for _, spec in plots)  # a verdict's quantity is plotted, not only W
 
 
 def test_expensive_stages_keep_their_committed_render_and_are_documented():
