@@ -38,7 +38,8 @@ def test_notebook_writes_its_metrics(results, name):
     assert (results / name / f"{name}.ipynb").is_file()
     for claim in details["claims"]:
         assert claim["verdict"] in {"reproduced", "not reproduced", "not resolved at this scale",
-                                    "closed form, not an experiment", "present at initialisation, not training's effect"}
+                                    "closed form, not an experiment",
+                                    "present at initialisation, not training's effect"}
         # a claim this run did not reproduce says what scale would settle it
         assert claim["verdict"] in ("reproduced", "closed form, not an experiment",
                                     "present at initialisation, not training's effect") \

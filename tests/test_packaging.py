@@ -150,12 +150,16 @@ def test_dvc_plots_draw_one_line_per_variant():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     template = _json.loads((REPO / ".dvc" / "plots" / "variants.json").read_text())
     assert template["encoding"]["color"]["field"] == "variant"
+    # `dvc plots diff`: each revision (DVC's `rev` field) its own dash, never an "undefined" legend
+    assert template["encoding"]["strokeDash"]["field"] == "revision"
+    assert "datum.rev" in template["transform"][0]["calculate"]
     plots = [(path, spec) for st in stages.values() for p in st.get("plots", []) for path, spec in p.items()]
     assert plots
     for path, spec in plots:
         assert spec["template"] == "variants", path
         header = next(csv.reader(open(REPO / path)))
         assert spec["x"] in header and spec["y"] in header, path
+    assert any(spec["y"] == "kid" for _, spec in plots)  # a verdict's quantity is plotted, not only W
 
 
 def test_expensive_stages_keep_their_committed_render_and_are_documented():
@@ -178,3 +182,24 @@ def test_expensive_stages_keep_their_committed_render_and_are_documented():
         # the committed render is the quick profile's: dvc repro keeps it
         rendered = rendered_parameters(REPO / "results" / notebook / f"{notebook}.ipynb")
         assert rendered == notebook_parameters(notebook, "quick"), notebook
+
+
+def test_the_readmes_library_example_runs(tmp_path, monkeypatch):
+    """README's `## The library` block, run as written but tiny (2 iterations, 40 reference images) on tiny data."""
+    import re
+
+    from tests.conftest import make_tiny_datasets
+    from wgan_repro import data
+
+    code = re.search(r"## The library\n\n```python\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    tiny = (code.replace("iterations=200", "iterations=2, dim=4, batch_size=16")
+            .replace('out_dir="runs/mine"', f'out_dir="{tmp_path / "mine"}"').replace("500, 100", "40, 20"))
+    assert tiny != code and "print(score(" in tiny
+    monkeypatch.setenv("WGAN_REPRO_DATA", str(make_tiny_datasets(tmp_path / "data")))
+    monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path / "cache"))
+    data._LOADED.clear()
+    printed = []
+    exec(compile(tiny, "README.md", "exec"), {"print": printed.append})
+    data._LOADED.clear()
+    assert printed and {"fid", "kid_mean"} <= set(printed[0])
+    assert (tmp_path / "mine" / "checkpoints" / "last.pt").is_file()

@@ -135,7 +135,7 @@ def test_a_failing_notebook_leaves_the_previous_results(tmp_path):
     assert all(p.read_text() == text for p, text in files.items())
     assert sorted(p.name for p in (tmp_path / "results" / "06_vanishing_gradients").iterdir()) == [
         "06_vanishing_gradients.ipynb", "figures", "metrics.json"]
-    assert not list(tmp_path.glob(".render-*"))  # the staging folder is gone
+    assert not list(tmp_path.rglob(".render-*"))  # the staging folder (inside results/) is gone
 
 
 @pytest.mark.system
@@ -212,3 +212,116 @@ def test_a_notebook_killed_mid_grid_continues_and_matches_an_uninterrupted_one(t
     a = json.loads((killed / "results" / "03_clipping_vs_gp" / "metrics.json").read_text())
     b = json.loads((clean / "results" / "03_clipping_vs_gp" / "metrics.json").read_text())
     assert a == b and "kid_gp" in a
+
+
+# ---------------------------------------------------------------- params.yaml, the test profile, whole-folder swaps
+@pytest.mark.parametrize("text, message", [
+    ("- a\n- b\n", "params.yaml=list is not allowed: a mapping of profile, profiles and the notebooks' sections"),
+    ("profile: [quick]\n", "params.yaml: profile=['quick'] is not allowed: a profile name"),
+    ("clippng_vs_gp:\n  seeds: [0]\n", "clippng_vs_gp={'seeds': [0]} is not allowed: not a notebook's section "
+                                       "(did you mean clipping_vs_gp?)"),
+    ("clipping_vs_gp: [1, 2]\n", "params.yaml: clipping_vs_gp=[1, 2] is not allowed: a mapping"),
+    ("profiles: 3\n", "params.yaml: profiles is not allowed as written"),
+])
+def test_a_malformed_params_file_is_one_line_naming_the_field(tmp_path, text, message):
+    from wgan_repro.config import ConfigError
+    from wgan_repro.pipeline import notebook_parameters
+
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        notebook_parameters("03_clipping_vs_gp", params_file=tmp_path / "params.yaml")
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_test_profile_never_renders_into_the_committed_results(monkeypatch):
+    import papermill
+
+    from wgan_repro.config import ConfigError
+
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a kernel started"))
+    before = sorted((REPO / "results" / "00_divergences").iterdir()) if (REPO / "results").is_dir() else []
+    with pytest.raises(ConfigError, match="profile='tiny' is not allowed into the committed results/"):
+        run_notebook("00_divergences", "tiny")
+    assert (sorted((REPO / "results" / "00_divergences").iterdir()) if before else []) == before
+
+
+def test_a_render_swaps_in_whole_and_a_stop_mid_swap_restores_the_old_one(tmp_path):
+    from wgan_repro.pipeline import _replace_outputs, _restore_swapped
+
+    dest, new = tmp_path / "results" / "03_x", tmp_path / "results" / ".render-03_x-1-a" / "03_x"
+    for folder, files in ((dest, ("metrics.json", "stale.csv")), (new, ("metrics.json", "curves.csv"))):
+        (folder / "figures").mkdir(parents=True)
+        for f in files:
+            (folder / f).write_text(f"{folder.parent.name} {f}")
+    _replace_outputs(new, dest)  # the new render, whole: no file of the old one survives beside it
+    assert sorted(p.name for p in dest.iterdir()) == ["curves.csv", "figures", "metrics.json"]
+    assert (dest / "metrics.json").read_text().startswith(".render") and not list(dest.parent.glob(".03_x.old-*"))
+    os.replace(dest, dest.parent / ".03_x.old-99")  # a stop between the swap's two renames
+    _restore_swapped(dest)
+    assert (dest / "curves.csv").is_file() and not list(dest.parent.glob(".03_x.old-*"))
+
+
+@pytest.mark.system
+def test_sigterm_to_train_checkpoints_and_exits_130_with_one_line(tmp_path):
+    """README and `wgan-repro --help` promise 130 for Ctrl-C and SIGTERM; train() used to re-raise SIGTERM (143)."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "wgan_repro.cli", "train", "-c", str(REPO / "configs" / "toy_8gaussians_wgan_gp.yaml"),
+           "iterations=100000", "dim=16", "batch_size=16", "log_every=1", "checkpoint_every=0", "sample_every=0",
+           "progress=false", f"out_dir={out}"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ((out / "history.jsonl").is_file()
+                                               and (out / "history.jsonl").stat().st_size > 0):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "checkpoint saved" in err and "resume=true continues" in err and "Traceback" not in err
+    assert (out / "checkpoints" / "last.pt").is_file()
+
+
+def test_overwrite_keeps_the_old_run_until_the_new_one_has_a_checkpoint(tmp_path, monkeypatch):
+    from wgan_repro import rundir
+
+    cfg = tiny_toy_config(tmp_path, iterations=4, checkpoint_every=0, dvclive=False)
+    train(cfg)
+    out = Path(cfg.out_dir)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+
+    def fails(self, iteration):
+        raise RuntimeError("the data went missing")
+
+    monkeypatch.setattr(rundir.RunDir, "start", fails)  # the new run fails before its first checkpoint
+    with pytest.raises(RuntimeError, match="went missing"):
+        train(tiny_toy_config(tmp_path, iterations=8, checkpoint_every=0, dvclive=False), overwrite=True)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before and not list(out.glob(".replaced-*"))  # the old run is back, whole
+    monkeypatch.undo()
+    train(tiny_toy_config(tmp_path, iterations=8, checkpoint_every=0, dvclive=False), overwrite=True)
+    assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["iteration"] == 8
+    assert not list(out.glob(".replaced-*"))
+
+
+def test_a_kept_checkpoint_is_written_before_last_pt(tmp_path, monkeypatch):
+    """A kill between the two writes must not lose ckpt_<k> for good: it comes first, so the older last.pt
+    resumes, trains to k again and writes it again."""
+    from wgan_repro import rundir
+
+    order = []
+    real = rundir.atomic_save
+    monkeypatch.setattr(rundir, "atomic_save", lambda state, path: (order.append(Path(path).name), real(state, path)))
+    train(tiny_toy_config(tmp_path, iterations=4, checkpoint_every=2, keep_checkpoints=True, dvclive=False))
+    assert order == ["ckpt_000002.pt", "last.pt", "ckpt_000004.pt", "last.pt"]
+
+
+@pytest.mark.parametrize("argv, message", [(["--device", "bogus"], "device='bogus' is not allowed: auto, cpu, cuda"),
+                                           (["--seed", "-3"], "seed=-3 is not allowed"),
+                                           (["--seed", "99999999999999999999"], "seed=99999999999999999999 is not")])
+def test_evaluate_refuses_a_bad_device_or_seed_before_any_work(capsys, tmp_path, argv, message):
+    cfg = tiny_toy_config(tmp_path, iterations=1, checkpoint_every=0, dvclive=False)
+    err = one_line_error(capsys, ["evaluate", str(Path(cfg.out_dir) / "checkpoints" / "last.pt"), *argv])
+    assert message in err

@@ -237,3 +237,21 @@ def test_cuda_adam_checkpoint_and_resume(tmp_path):
     resumed = train(tiny_toy_config(tmp_path, iterations=8, checkpoint_every=2, device="cuda", optimizer="adam",
                                     resume=True))
     assert [row["iteration"] for row in resumed.history][-1] == 7
+
+
+@pytest.mark.parametrize("threads, expected", [(1, 1), (2, 2)])
+def test_a_cpu_run_trains_with_its_threads_field_and_restores_the_callers(tmp_path, monkeypatch, threads, expected):
+    """`train` runs with one intra-op thread by default, as every grid does (the same numbers whichever executor
+    ran it; no oversubscription on a busy machine), and puts the caller's count back after."""
+    from tests.conftest import tiny_toy_config
+    from wgan_repro import train as T
+
+    seen, real = [], T._checkpoint
+    monkeypatch.setattr(T, "_checkpoint", lambda *a: (seen.append(torch.get_num_threads()), real(*a)))
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        T.train(tiny_toy_config(tmp_path, iterations=2, checkpoint_every=0, dvclive=False, threads=threads))
+        assert seen and set(seen) == {expected} and torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)

@@ -113,7 +113,7 @@ def test_a_torn_extraction_is_redone(tmp_path, monkeypatch):
     monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path / "cache"))
     data._LOADED.clear()
     first = data.load_image_tensor("mnist", 28).clone()
-    extracted = tmp_path / "cache" / "torchvision" / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    (extracted,) = (tmp_path / "cache" / "torchvision").glob("*/MNIST/raw/train-images-idx3-ubyte")
     extracted.write_bytes(extracted.read_bytes()[:1000])  # a kill during extraction
     for t in (tmp_path / "cache" / "tensors").glob("*"):
         t.unlink()
@@ -361,3 +361,114 @@ def test_damaged_reference_features_are_recomputed_and_a_non_finite_score_is_an_
     files.save_verified(feats, cached)
     with pytest.raises(fidelity.ScoreNotFinite, match="reference features are not finite"):
         fidelity.score(images, reference="cifar10-train", n_reference=6, kid_subset_size=3, isc=False)
+
+
+# ---------------------------------------------------------------- a run's folder is this run's, by its own record
+def test_a_folder_holding_another_configs_checkpoint_is_not_this_run(tmp_path):
+    import shutil
+
+    a = tiny_toy_config(tmp_path, iterations=4, checkpoint_every=0, dvclive=False, out_dir=str(tmp_path / "a"))
+    train(a)
+    b = tiny_toy_config(tmp_path, iterations=4, checkpoint_every=0, dvclive=False, lr_d=3e-4,
+                        out_dir=str(tmp_path / "b"))
+    shutil.copytree(a.out_dir, b.out_dir)  # b's folder now holds a's run: finished at b's iteration count
+    assert rundir.finished(a) and not rundir.finished(b)
+    with pytest.raises(ConfigError, match=r"lr_d=0.0003 \(checkpoint: 0.0001\)\): not this run"):
+        rundir.load_run(b)
+
+
+def test_reused_runs_trained_by_other_training_code_are_named(tmp_path, monkeypatch):
+    cfg = tiny_toy_config(tmp_path, iterations=3, checkpoint_every=0, dvclive=False)
+    train(cfg)
+    run = rundir.load_run(cfg)
+    assert run.code == rundir.code_hash() and grid.stale_code_note([run]) is None  # the checkpoint records it
+    monkeypatch.setattr(grid, "code_hash", lambda: "0123456789abcdef")  # this checkout's training code changed
+    note = grid.stale_code_note([run, run], "01")
+    assert note.startswith("01: 2 of 2 runs were trained by other training code") and "another runs folder" in note
+
+
+# ---------------------------------------------------------------- memory: the models' size counted, the cgroup's limit
+def test_a_toy_run_too_big_for_memory_is_refused_before_anything_is_written(tmp_path):
+    cfg = tiny_toy_config(tmp_path, dim=100000)
+    with pytest.raises(ConfigError, match=r"dim=100000 with batch_size=32 is not allowed here: its models"):
+        train(cfg)
+    assert not Path(cfg.out_dir).exists() or not any(Path(cfg.out_dir).iterdir())
+    with pytest.raises(ConfigError, match="dim=100000"):  # the grid checks every run before any trains
+        grid.run_grid({}, {"big": {k: v for k, v in cfg.to_dict().items() if k != "out_dir"}}, [0],
+                      tmp_path / "grid", executor="inprocess", progress=False)
+    assert not (tmp_path / "grid").exists() or not list((tmp_path / "grid").rglob("*.pt"))
+
+
+@pytest.mark.parametrize("files, room", [({"memory.max": "1000", "memory.current": "400"}, 600),
+                                         ({"memory.max": "max", "memory.current": "400"}, None),
+                                         ({"memory/memory.limit_in_bytes": "2000",
+                                           "memory/memory.usage_in_bytes": "500"}, 1500),
+                                         ({"memory/memory.limit_in_bytes": str(2**63 - 4096),
+                                           "memory/memory.usage_in_bytes": "5"}, None),
+                                         ({}, None)])
+def test_the_cgroup_limit_bounds_the_memory_a_run_may_use(tmp_path, files, room):
+    from wgan_repro.device import _cgroup_room
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text + "\n")
+    assert _cgroup_room(tmp_path) == room
+
+
+def test_a_crafted_checkpoint_with_huge_models_is_refused_not_built(tmp_path):
+    cfg = tiny_toy_config(tmp_path, dim=1_000_000)
+    path = tmp_path / "crafted.pt"
+    torch.save({"iteration": 1, "config": cfg.to_dict(), "generator": {}, "critic": {}}, path)  # a few hundred bytes
+    with pytest.raises(ConfigError, match=r"crafted.pt.*is not allowed: its generator \(dim=1000000\) needs"):
+        rundir.load_generator(path)
+
+
+# ---------------------------------------------------------------- derived data keyed by what it was made from
+def test_derived_data_follows_the_source_files_not_the_folder_path(tmp_path, monkeypatch):
+    """Other digits under the same data root (or the same digits under another root) are never served the
+    first extraction's or tensor's images; features of a named reference carry their data's identity."""
+    import numpy as np
+
+    from tests.conftest import _write_idx
+    from wgan_repro import data
+
+    monkeypatch.setenv("WGAN_REPRO_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "data" / "MNIST" / "raw"
+    root.mkdir(parents=True)
+
+    def write(value):
+        _write_idx(root / "train-images-idx3-ubyte", np.full((20, 28, 28), value, np.uint8))
+        _write_idx(root / "train-labels-idx1-ubyte", np.arange(20, dtype=np.uint8) % 10)
+        _write_idx(root / "t10k-images-idx3-ubyte", np.full((10, 28, 28), value, np.uint8))
+        _write_idx(root / "t10k-labels-idx1-ubyte", np.arange(10, dtype=np.uint8))
+        os.utime(root / "train-images-idx3-ubyte", ns=(value * 10**9, value * 10**9))
+
+    write(7)
+    data._LOADED.clear()
+    key7 = data.source_key("mnist", tmp_path / "data")
+    assert int(data.load_image_tensor("mnist", 28, tmp_path / "data").max()) == 7
+    write(9)  # the PNGs/archives under the same root change
+    data._LOADED.clear()
+    assert data.source_key("mnist", tmp_path / "data") != key7
+    assert int(data.load_image_tensor("mnist", 28, tmp_path / "data").max()) == 9
+    assert int(data.labelled_digits("mnist", data_root=tmp_path / "data")[0].max()) == 9
+    assert data.source_key("mnist", tmp_path / "empty") == "none"
+    data._LOADED.clear()
+
+
+def test_a_reader_between_a_cache_entrys_rename_and_its_hash_never_discards_it(tmp_path, monkeypatch):
+    """Its hash is written before the entry takes its name: a concurrent reader right after the rename finds a
+    whole, verified entry (the writer used to seal after the rename: the reader discarded a live entry and the
+    writer crashed reading it back)."""
+    entry, seen = tmp_path / "t.pt", []
+    real = os.replace
+
+    def replace_then_read(src, dst):
+        real(src, dst)
+        if Path(dst) == entry:  # another process looks at the entry the moment it appears
+            seen.append(files.verified(entry, "test tensor"))
+
+    monkeypatch.setattr(files.os, "replace", replace_then_read)
+    out = files.cached_tensor(entry, lambda: torch.arange(5), "test tensor")
+    assert seen == [True] and torch.equal(out, torch.arange(5))
+    assert torch.equal(files.load_verified(entry, "test tensor"), torch.arange(5))

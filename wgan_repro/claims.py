@@ -125,6 +125,21 @@ def partial_spearman(x, y, z) -> tuple[float, float, int]:
     return rho, float(2 * stats.t.sf(abs(t), df)), n
 
 
+def partial_spearman_by_unit(x, y, z, unit) -> tuple[list[float], float]:
+    """`partial_spearman`'s residual ranks (the trend in z removed), correlated within each unit (a seed): one
+    rho per unit, and the one-sample t-test's two-sided p that their mean is 0. The units are the sample, not
+    the pooled points."""
+    from scipy import stats
+
+    rx, ry = (stats.rankdata(np.asarray(v, float)) for v in (x, y))
+    z, unit = np.asarray(z), np.asarray(unit)
+    design = (z[:, None] == np.unique(z)[None, :]).astype(float)
+    ex, ey = (r - design @ np.linalg.lstsq(design, r, rcond=None)[0] for r in (rx, ry))
+    rhos = [float(np.corrcoef(ex[unit == u], ey[unit == u])[0, 1]) for u in np.unique(unit)]
+    p = float(stats.ttest_1samp(rhos, 0.0).pvalue) if len(rhos) > 1 and np.std(rhos) > 0 else float("nan")
+    return rhos, p
+
+
 def instability(history: list[dict], key: str = "wasserstein_estimate") -> float:
     """Mean absolute change of a logged curve between consecutive logs over its second half,
     relative to its mean absolute level: large when training oscillates (WGAN §3, Adam)."""
@@ -349,6 +364,6 @@ def _cell(text) -> str:
 __all__ = ["AT_INIT", "AT_INIT_RULE", "CLOSED_FORM", "NONINFERIOR_RULE", "NOT_COUNTED", "NOT_REPRODUCED", "PAIRED_RULE",
            "PRIMARY", "P_RULE_PREFIX", "REPRODUCED", "SECONDARY", "SUCCESS_RULE", "UNRESOLVED", "VERDICT_RULE", "claim",
            "claims_markdown", "compare_arms", "compared_claim", "instability", "mean_sd_text", "mean_std",
-           "noninferior_claim", "partial_spearman", "precondition", "scale_note", "sd", "settle_with", "spearman",
-           "stats_text", "success_count_claim", "summarize", "trained_vs_init_claim", "unmet_preconditions_markdown",
-           "verdict", "write_metrics"]
+           "noninferior_claim", "partial_spearman", "partial_spearman_by_unit", "precondition", "scale_note", "sd",
+           "settle_with", "spearman", "stats_text", "success_count_claim", "summarize", "trained_vs_init_claim",
+           "unmet_preconditions_markdown", "verdict", "write_metrics"]

@@ -59,6 +59,11 @@ def _evaluate(args) -> int:
     # everything checked before any work starts
     n_reference = None if args.n_reference == 0 else args.n_reference
     check_counts(args.n_samples, n_reference, "n_samples")
+    if not 0 <= args.seed < 2**63:
+        raise ConfigError(f"seed={args.seed} is not allowed: an integer in [0, 2**63)")
+    from .device import resolve_device
+
+    resolve_device(args.device)  # 'bogus', or 'cuda' without one: one line, before the checkpoint is read
     if args.out:
         out = Path(args.out)
         if not out.parent.is_dir():
@@ -185,6 +190,7 @@ def _stop_on_sigterm() -> None:
     def stop(signum, frame):
         raise KeyboardInterrupt
 
+    stop.one_line = True  # train() checkpoints, then lets this stop it (exit 130) instead of re-raising SIGTERM
     signal.signal(signal.SIGTERM, stop)
 
 

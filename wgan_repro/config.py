@@ -77,6 +77,18 @@ def fields_with(role: str) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(TrainConfig) if role in f.metadata.get("roles", ()))
 
 
+def config_mismatch(saved: dict, cfg: TrainConfig) -> str | None:
+    """'key=ours (checkpoint: theirs)' for the first field that decides a run's numbers (its key, ON_RESUME
+    fields aside) where a checkpoint's own config differs from `cfg`; None when it is this run's."""
+    defaults = TrainConfig.__dataclass_fields__
+    may_differ = fields_with(ON_RESUME)
+    for key, value in keyed_values(cfg).items():
+        theirs = saved.get(key, defaults[key].default)  # a field added after the checkpoint: its default
+        if key not in may_differ and theirs != value:
+            return f"{key}={value!r} (checkpoint: {theirs!r})"
+    return None
+
+
 @dataclass
 class TrainConfig:
     # --- run ---
@@ -193,6 +205,9 @@ class TrainConfig:
     """Continue from out_dir/checkpoints/last.pt when it exists."""
     progress: bool = _f(True, OUTSIDE_KEY, ON_RESUME)
     """Show a tqdm progress bar."""
+    threads: int = _f(1, OUTSIDE_KEY, ON_RESUME)
+    """torch's intra-op threads for a CPU run: 1, as every grid runs (the same numbers whichever executor ran it;
+    on a busy machine one thread also avoids oversubscription); 0 keeps torch's default."""
     dvclive: bool = _f(True, OUTSIDE_KEY, ON_RESUME)
     """Also log through DVCLive to out_dir/dvclive (`dvc plots show <out_dir>/dvclive/plots/metrics` draws one
     run). Grids turn it off: the pipeline's plots read results/*/curves.csv."""
@@ -264,6 +279,7 @@ def validate(cfg: TrainConfig) -> None:
     _choice(cfg, "d_norm", NORMS)
     _choice(cfg, "critic_schedule", SCHEDULES)
     _choice(cfg, "graphs", ("auto", "off"))
+    _positive(cfg, "threads", strict=False)
     _choice(cfg, "precision", ("tf32", "bf16"))
     if not (cfg.device in DEVICES or re.fullmatch(r"cuda:\d+", cfg.device)):
         _fail("device", cfg.device, "one of auto, cpu, cuda, cuda:N")

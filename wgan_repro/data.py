@@ -48,6 +48,29 @@ def _not_found(name: str, looked: list[Path], how: str) -> DataNotFoundError:
 _MNIST_CLASSES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 
 
+def _source_files(name: str, root: Path) -> list[Path]:
+    """The files a dataset's images are read from under `root` (empty when they are not there)."""
+    if name in _MNIST_CLASSES:
+        return sorted((root / _MNIST_CLASSES[name] / "raw").glob("*-ubyte*"))
+    batches = root / "cifar-10-batches-py"
+    if batches.is_dir():
+        return sorted(batches.iterdir())
+    return sorted((root / "cifar10" / "train").glob("*/*.png"))
+
+
+def source_key(name: str, data_root=None) -> str:
+    """12 hex digits naming the data a dataset is read from: a manifest (relative path, size, mtime) of its
+    source files, so derived entries (extracted archives, image tensors, reference features) are keyed by what
+    they were made from, not by the folder's path. 'none' when the files are not there."""
+    root = resolve_data_root(data_root)
+    h = hashlib.sha256(name.encode())
+    files = _source_files(name, root)
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:12] if files else "none"
+
+
 def _load_mnist_like(name: str, root: Path, download: bool) -> torch.Tensor:
     """uint8 (N, 1, 28, 28) training images of MNIST or Fashion-MNIST.
 
@@ -62,7 +85,7 @@ def _load_mnist_like(name: str, root: Path, download: bool) -> torch.Tensor:
 
     folder = _MNIST_CLASSES[name]
     cls = getattr(datasets, folder)
-    work = cache_dir() / "torchvision"
+    work = _extracted(name, root)  # one extraction per source: another data root never reads this one's digits
     raw = work / folder / "raw"
     source = root / folder / "raw"
     if not (source.is_dir() and any(source.glob("train-images*"))):
@@ -86,6 +109,10 @@ def _load_mnist_like(name: str, root: Path, download: bool) -> torch.Tensor:
             raise _not_found(name, [gz, plain], f"Expected torchvision's layout {folder}/raw/*-ubyte.gz.")
         write_sealed_bytes(extracted, content)
     return cls(str(work), train=True, download=False).data.unsqueeze(1).contiguous()
+
+
+def _extracted(name: str, root: Path) -> Path:
+    return cache_dir() / "torchvision" / source_key(name, root)
 
 
 def _load_cifar10(root: Path, download: bool) -> torch.Tensor:
@@ -147,14 +174,14 @@ def _resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
 def load_image_tensor(name: str, image_size: int, data_root=None, download: bool = False) -> torch.Tensor:
     """All training images of mnist / fashion-mnist / cifar10 as uint8 (N, C, S, S), cached.
 
-    The cache file is keyed by dataset, size and source folder, so a second call is a load.
+    The cache file is keyed by dataset, size and the source files' manifest (`source_key`), so a second call
+    is a load and changed source files are read again.
     """
     if name not in ("mnist", "fashion-mnist", "cifar10"):
         raise ValueError(f"dataset={name!r} is not allowed here: mnist, fashion-mnist or cifar10 "
                          f"(lsun-bedroom and folder are read lazily, see image_dataset)")
     root = resolve_data_root(data_root)
-    key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]
-    path = cache_dir() / "tensors" / f"{name}-train-{image_size}px-{key}.pt"
+    path = cache_dir() / "tensors" / f"{name}-train-{image_size}px-{source_key(name, root)}.pt"
     if str(path) in _LOADED:  # many runs in one process (a notebook's grid) share one copy
         return _LOADED[str(path)]
 
@@ -176,10 +203,11 @@ def labelled_digits(name: str, train: bool = True, data_root=None, download: boo
     training split (train) or the test split, from the checked, extracted files in the cache."""
     if name not in _MNIST_CLASSES:
         raise ValueError(f"dataset={name!r} is not allowed here: {' or '.join(_MNIST_CLASSES)}")
-    _load_mnist_like(name, resolve_data_root(data_root), download)  # checks and extracts both splits
+    root = resolve_data_root(data_root)
+    _load_mnist_like(name, root, download)  # checks and extracts both splits
     from torchvision import datasets
 
-    split = getattr(datasets, _MNIST_CLASSES[name])(str(cache_dir() / "torchvision"), train=train, download=False)
+    split = getattr(datasets, _MNIST_CLASSES[name])(str(_extracted(name, root)), train=train, download=False)
     return split.data.unsqueeze(1).contiguous(), split.targets.clone()
 
 

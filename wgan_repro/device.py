@@ -13,24 +13,48 @@ def resolve_device(name: str = "auto"):
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device={name!r} is not allowed: auto, cpu, cuda or cuda:<index>") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device={name!r} is not allowed: auto, cpu, cuda or cuda:<index>")
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={name!r} is not allowed here: no CUDA device is visible (use 'auto' or 'cpu')")
-    return torch.device(name)
+    return device
+
+
+def _cgroup_room(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Bytes left under this process's cgroup memory limit (v2: memory.max - memory.current; v1:
+    memory/memory.limit_in_bytes - usage), None without a limit."""
+    for limit, used in (("memory.max", "memory.current"),
+                        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+        try:
+            text = (root / limit).read_text().strip()
+            if text == "max" or int(text) >= 2**60:  # v2's "max", v1's page-rounded 2**63: no limit
+                return None
+            return max(0, int(text) - int((root / used).read_text().strip()))
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def available_memory(device=None) -> int:
-    """Bytes a new allocation can use on `device`: free CUDA memory, else MemAvailable; 0 when unknown."""
+    """Bytes a new allocation can use on `device`: free CUDA memory, else the smaller of MemAvailable and the
+    room under the cgroup's limit (a container is killed at its limit, whatever the host has); 0 when unknown."""
     import torch
 
     if device is not None and torch.device(device).type == "cuda":
         return int(torch.cuda.mem_get_info(torch.device(device))[0])
+    host = 0
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                host = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 0
+    room = _cgroup_room()
+    return min(host, room) if host and room is not None else (room if room is not None else host)
 
 
 @contextmanager

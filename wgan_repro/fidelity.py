@@ -20,7 +20,7 @@ import torch
 
 from .config import ConfigError, WganReproError
 from .device import available_memory, resolve_device
-from .data import load_image_tensor
+from .data import load_image_tensor, source_key
 from .files import cache_dir, cached_tensor
 from .inception import EXTRACTOR, LOGITS, extract, make_extractor, offline_weights, standard_weights
 
@@ -69,10 +69,18 @@ def reference_images(reference: str, image_size: int, n: int | None, data_root=N
 
 def reference_features(reference: str, image_size: int, n: int | None = 10_000, data_root=None,
                        device: str = "auto", batch_size: int = 50, progress: bool = True) -> torch.Tensor:
-    """2048-d features of a reference split, cached by (reference, size, n, weights hash)."""
+    """2048-d features of a reference split, cached by (reference, the data it was read from, size, n, weights
+    hash): a named split carries its source files' manifest (`data.source_key`), an image folder a manifest of
+    its files, so other data never gets these features."""
     weights, digest = offline_weights()
-    tag = reference if reference in REFERENCES else "folder-" + hashlib.sha1(
-        str(Path(reference).resolve()).encode()).hexdigest()[:8]
+    if reference in REFERENCES:
+        tag = f"{reference}-{source_key(REFERENCES[reference], data_root)}"
+    else:
+        h = hashlib.sha256()
+        for f in sorted(p for p in Path(reference).rglob("*") if p.is_file()):
+            st = f.stat()
+            h.update(f"{f.relative_to(reference)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        tag = "folder-" + h.hexdigest()[:12]
     path = cache_dir() / "fidelity" / f"ref-{tag}-{image_size}px-n{n or 'all'}-w{digest[:12]}-{EXTRACTOR}.pt"
 
     def build() -> torch.Tensor:

@@ -29,8 +29,10 @@ def cache_dir() -> Path:
 
 
 # ---------------------------------------------------------------------- atomic writes
-def _atomic_write(path: str | os.PathLike, write) -> None:
-    """write(fh) into a temporary file in the same folder, then rename: never a half-written file."""
+def _atomic_write(path: str | os.PathLike, write, sealed: bool = False) -> None:
+    """write(fh) into a temporary file in the same folder (created exclusively: mkstemp, never through a planted
+    link), then rename: never a half-written file. sealed: the content hash is written beside it *before* the
+    entry takes its name, so a reader never finds the entry without its hash (nor does the writer read it back)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -39,6 +41,8 @@ def _atomic_write(path: str | os.PathLike, write) -> None:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        if sealed:
+            atomic_write_text(_sidecar(path), f"{file_sha256(tmp)} {Path(tmp).stat().st_size}\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -53,6 +57,19 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Path.write_text, atomically."""
     _atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+# the modules whose code decides a run's numbers: a checkpoint records their hash (`code_hash`)
+TRAINING_CODE = ("config", "cudagraphs", "data", "device", "models", "objectives", "stream", "toy", "train")
+
+
+@functools.lru_cache(maxsize=1)
+def code_hash() -> str:
+    """sha256 (16 hex digits) of the training code's source (TRAINING_CODE), stored in every checkpoint."""
+    h = hashlib.sha256()
+    for name in TRAINING_CODE:
+        h.update(name.encode() + b"\0" + (Path(__file__).parent / f"{name}.py").read_bytes() + b"\0")
+    return h.hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------- reading
@@ -97,9 +114,7 @@ def sealed(path: Path) -> bool:
 
 
 def write_sealed_bytes(path: str | os.PathLike, content: bytes) -> None:
-    path = Path(path)
-    _atomic_write(path, lambda fh: fh.write(content))
-    seal(path)
+    _atomic_write(path, lambda fh: fh.write(content), sealed=True)
 
 
 def verified(path: Path, what: str) -> bool:
@@ -133,9 +148,7 @@ def discard(path: Path, what: str, why: str) -> None:
 
 def save_verified(obj, path: str | os.PathLike) -> None:
     """atomic_save, then the content hash beside it."""
-    path = Path(path)
-    atomic_save(obj, path)
-    seal(path)
+    _atomic_write(path, lambda fh: torch.save(obj, fh), sealed=True)
 
 
 def load_verified(path: str | os.PathLike, what: str):
@@ -151,9 +164,7 @@ def load_verified(path: str | os.PathLike, what: str):
 
 
 def write_verified_text(path: str | os.PathLike, text: str) -> None:
-    path = Path(path)
-    atomic_write_text(path, text)
-    seal(path)
+    _atomic_write(path, lambda fh: fh.write(text.encode()), sealed=True)
 
 
 def read_verified_text(path: str | os.PathLike, what: str) -> str | None:
@@ -163,11 +174,17 @@ def read_verified_text(path: str | os.PathLike, what: str) -> str | None:
 
 
 def cached_tensor(path: str | os.PathLike, build, what: str):
-    """The verified entry at `path`, else build() saved there (with its hash) and returned."""
+    """The verified entry at `path`, else build() saved there (with its hash) and returned. One builder per
+    entry at a time (a lock beside it): a second process waits, then loads what the first wrote."""
+    from filelock import FileLock
+
     obj = load_verified(path, what)
     if obj is None:
-        obj = build()
-        save_verified(obj, path)
+        with FileLock(str(path) + ".lock"):
+            obj = load_verified(path, what)  # built by another process while we waited
+            if obj is None:
+                obj = build()
+                save_verified(obj, path)
     return obj
 
 

@@ -39,7 +39,7 @@ from .config import ConfigError, TrainConfig, keyed_values
 from .device import runs_per_gpu
 from .fidelity import ScoringSpec
 from .presets import config_from_dict
-from .rundir import finished, load_run
+from .rundir import code_hash, finished, load_run
 from .work import _train_group, _train_one, score_cached, score_run  # noqa: F401 (score_run: grid's API too)
 
 EXECUTORS = ("auto", "inprocess", "pool", "ray")
@@ -176,6 +176,11 @@ def run_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: 
     configs = grid_configs(base, variants, seeds, out_root, seeds_of=seeds_of)
     per_gpu = runs_per_gpu(per_gpu)
     pending = [c for c in configs.values() if not finished(c) or (scoring and not score_cached(c, scoring))]
+    from .train import check_memory
+
+    for c in pending:  # every CPU run that will train fits in memory, before any starts
+        if c.device in ("cpu", "auto"):
+            check_memory(c, torch.device("cpu"))
     kind = choose_executor(executor, pending)
     if kind != "inprocess":
         pending = longest_first(pending)
@@ -189,7 +194,24 @@ def run_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: 
                    ray_address=ray_address, scoring=scoring)
     finally:
         bar.close()
-    return {key: load_run(cfg) for key, cfg in configs.items()}
+    results = {key: load_run(cfg) for key, cfg in configs.items()}
+    note = stale_code_note(list(results.values()), desc)
+    if note:
+        print(note, file=sys.stderr, flush=True)
+    return results
+
+
+def stale_code_note(results: list, desc: str = "runs") -> str | None:
+    """One line when finished runs reused here were trained by other training code than this checkout's
+    (rundir.code_hash differs, or was not recorded): their numbers are the code's that trained them."""
+    now = code_hash()
+    other = [r for r in results if r.code != now]
+    if not other:
+        return None
+    unknown = sum(r.code is None for r in other)
+    return (f"{desc}: {len(other)} of {len(results)} runs were trained by other training code than this checkout's "
+            f"(code {now}; {unknown} trained before the code was recorded) and are reused as finished, with the "
+            "numbers that code gave; to train them with this code, use another runs folder (--runs) or remove theirs")
 
 
 class _ConsoleProgress:

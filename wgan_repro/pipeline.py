@@ -12,6 +12,7 @@ tiny:  seconds per notebook; only for tests/test_notebooks.py (TEST_PROFILE belo
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import os
 import shutil
@@ -65,9 +66,41 @@ TEST_PROFILE: dict[str, dict] = {
 
 
 def read_params_file(path: Path = REPO / "params.yaml") -> dict:
+    """params.yaml, its structure checked (one line naming the field otherwise): a mapping whose keys are
+    `profile` (a string), `profiles` (profile name -> section -> values) and the notebooks' sections
+    (each a mapping or empty)."""
     if not path.is_file():
         return {}
-    return yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path.name} is not allowed: not YAML ({str(e).splitlines()[0]})") from None
+    data = {} if data is None else data
+    where = path.name
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}={type(data).__name__} is not allowed: a mapping of profile, profiles and the "
+                          "notebooks' sections")
+    sections = set(NOTEBOOKS.values())
+    for key, value in data.items():
+        if key == "profile":
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: profile={value!r} is not allowed: a profile name (quick, paper)")
+        elif key == "profiles":
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise ConfigError(f"{where}: profiles is not allowed as written: a mapping of profile name to "
+                                  "sections")
+            for prof, secs in value.items():
+                for sec, vals in secs.items():
+                    if sec not in sections or not isinstance(vals, (dict, type(None))):
+                        raise ConfigError(f"{where}: profiles.{prof}.{sec} is not allowed: a mapping under one of "
+                                          f"{', '.join(sorted(sections))}")
+        elif key not in sections:
+            near = difflib.get_close_matches(str(key), sorted(sections), n=1)
+            raise ConfigError(f"{where}: {key}={value!r} is not allowed: not a notebook's section"
+                              + (f" (did you mean {near[0]}?)" if near else f"; known: {', '.join(sorted(sections))}"))
+        elif not isinstance(value, (dict, type(None))):
+            raise ConfigError(f"{where}: {key}={value!r} is not allowed: a mapping of that notebook's parameters")
+    return data
 
 
 def _typed(section: str, key: str, value, default):
@@ -168,6 +201,9 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
     from filelock import FileLock, Timeout
 
     params = notebook_parameters(name, profile, overrides, params_file)
+    if params["profile"] == "tiny" and Path(results_root).resolve() == (REPO / "results").resolve():
+        raise ConfigError("profile='tiny' is not allowed into the committed results/: it is the test suite's "
+                          "profile (seconds per notebook); render it with --results elsewhere")
     if unless_committed and rendered_parameters(Path(results_root) / name / f"{name}.ipynb") == params:
         return None
     _warn_if_paper_on_cpu(params["profile"])
@@ -181,8 +217,10 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
         raise RenderBusy(f"results={str(results_root / name)!r} is not allowed now: another process is rendering "
                          f"{name} into it (lock {results_root / f'.{name}.lock'}); wait for it to finish") from None
     try:
-        _remove_dead_staging(results_root.parent, name)
-        staging = Path(tempfile.mkdtemp(prefix=f".render-{name}-{os.getpid()}-", dir=results_root.parent))
+        _remove_dead_staging(results_root, name)
+        _restore_swapped(results_root / name)  # a render stopped mid-swap: its predecessor comes back first
+        # staged inside results_root: the final swap is a rename on one file system (a mounted results/ too)
+        staging = Path(tempfile.mkdtemp(prefix=f".render-{name}-{os.getpid()}-", dir=results_root))
         out_dir = staging / name
         out_dir.mkdir()  # papermill does not create output folders
         params.update(out_dir=str(out_dir), runs_dir=str(runs_root / name), results_root=str(results_root))
@@ -234,19 +272,25 @@ class NotebookFailed(WganReproError, RuntimeError):
 
 
 def _replace_outputs(new: Path, dest: Path) -> None:
-    """Move every file and folder of `new` into `dest`, each replacing its old version."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for item in sorted(new.iterdir()):
-        target = dest / item.name
-        if item.is_dir():
-            old = dest / f".{item.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            if target.exists():
-                os.replace(target, old)
-            os.replace(item, target)
-            shutil.rmtree(old, ignore_errors=True)
+    """Swap the finished render `new` in as `dest`, whole: dest moves aside, new takes its name, the old one is
+    removed. A stop between the two renames leaves the old render beside, restored by the next render
+    (`_restore_swapped`); no reader ever sees a folder that mixes two renders."""
+    _restore_swapped(dest)
+    aside = dest.parent / f".{dest.name}.old-{os.getpid()}"
+    if dest.exists():
+        os.replace(dest, aside)
+    os.replace(new, dest)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _restore_swapped(dest: Path) -> None:
+    """A render stopped mid-swap: dest is missing and the previous render sits beside it; put it back.
+    Old renders left beside a dest that exists are removed."""
+    for aside in sorted(dest.parent.glob(f".{dest.name}.old-*")):
+        if not dest.exists():
+            os.replace(aside, dest)
         else:
-            os.replace(item, target)
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 README_BLOCKS = {  # README's block -> the committed file `make readme` copies into it

@@ -11,7 +11,9 @@
       dvclive/               the same rows through DVCLive, with dvclive=true (one run's `dvc plots`)
 
 Nothing in a folder that holds a run is replaced without being asked: `resume` continues it,
-`overwrite` clears every file of the old run first (so no stale checkpoint can be scored later).
+`overwrite` sets every file of the old run aside (`.replaced-<pid>/`, so no stale checkpoint can be scored
+later) and removes them once the new run has written its first checkpoint; a new run that fails before
+that puts the old one back.
 This module is the only one that knows the layout; `read_checkpoint` is the only reader of a
 checkpoint file (weights-only: a checkpoint cannot run code), used by `finished`, `load_run`,
 `load_generator` and resumption.
@@ -27,9 +29,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import ON_RESUME, ConfigError, TrainConfig, WganReproError, fields_with
-from .device import resolve_device
-from .files import atomic_save, atomic_write_text
+from .config import ON_RESUME, ConfigError, TrainConfig, WganReproError, config_mismatch, fields_with
+from .device import available_memory, resolve_device
+from .files import atomic_save, atomic_write_text, code_hash  # noqa: F401 (code_hash: rundir.code_hash)
 
 RUN_FILES = ("config.json", "runtime.json", "history.jsonl")
 RUN_FOLDERS = ("checkpoints", "samples", "dvclive", "scores")
@@ -50,6 +52,7 @@ class TrainResult:
     critic: nn.Module
     out_dir: Path
     history: list[dict] = field(default_factory=list)
+    code: str | None = None  # the training code's hash that made it (None: trained before hashes were recorded)
 
 
 # ---------------------------------------------------------------------- reading a run
@@ -88,11 +91,13 @@ def read_checkpoint(path: str | Path, map_location="cpu", mmap: bool = False) ->
 
 
 def finished(cfg: TrainConfig) -> bool:
-    """The run's last checkpoint is at its final iteration."""
+    """The run's last checkpoint is at its final iteration and was trained with this config (a folder holding
+    another config's checkpoint is not this run: train() then refuses or, on resume, names the field)."""
     try:
-        return read_checkpoint(last_checkpoint(cfg.out_dir), mmap=True)["iteration"] == cfg.iterations
+        state = read_checkpoint(last_checkpoint(cfg.out_dir), mmap=True)
     except ConfigError:  # missing, torn or foreign: train() decides what to do with it
         return False
+    return state["iteration"] == cfg.iterations and config_mismatch(state["config"], cfg) is None
 
 
 def load_generator(checkpoint: str | Path, device: str = "cpu") -> tuple[nn.Module, TrainConfig]:
@@ -102,6 +107,12 @@ def load_generator(checkpoint: str | Path, device: str = "cpu") -> tuple[nn.Modu
     state = read_checkpoint(checkpoint, map_location=device)
     try:
         cfg = TrainConfig(**{**state["config"], "progress": False})
+        with torch.device("meta"):  # count before allocating: a crafted config cannot get the process killed
+            need = 4 * sum(p.numel() for p in build_generator(cfg).parameters())
+        have = available_memory(device)
+        if have and need > have:
+            raise ConfigError(f"checkpoint={str(checkpoint)!r} is not allowed: its generator (dim={cfg.dim}) needs "
+                              f"{need / 2**30:.1f} GiB, {have / 2**30:.1f} GiB is available")
         g = build_generator(cfg)
         g.load_state_dict(state["generator"])
     except ConfigError:
@@ -131,12 +142,16 @@ def load_run(cfg: TrainConfig, iteration: int | None = None) -> TrainResult:
             raise ConfigError(f"iteration={iteration} is not allowed for {cfg.out_dir}: "
                               f"kept checkpoints are at {kept or 'none (keep_checkpoints is off)'}")
     state = read_checkpoint(path)
+    mismatch = config_mismatch(state["config"], cfg)
+    if mismatch:
+        raise ConfigError(f"out_dir={str(cfg.out_dir)!r} is not allowed: its checkpoint {path.name} was trained "
+                          f"with another config ({mismatch}): not this run")
     generator, critic = build_models(cfg)
     generator.load_state_dict(state["generator"])
     critic.load_state_dict(state["critic"])
     device = resolve_device(cfg.device)
     history = [row for row in read_history(cfg.out_dir) if row["iteration"] < iteration]
-    return TrainResult(cfg, generator.to(device), critic.to(device), Path(cfg.out_dir), history)
+    return TrainResult(cfg, generator.to(device), critic.to(device), Path(cfg.out_dir), history, state.get("code"))
 
 
 class RunDir:
@@ -178,17 +193,32 @@ class RunDir:
             raise
         return self
 
+    def _settle_replaced(self, keep_new: bool) -> None:
+        """An overwritten run set aside (`.replaced-<pid>`, ours or a killed process's): removed when the new
+        run has a checkpoint (keep_new), else put back in place of the new run's files."""
+        for aside in self.path.glob(".replaced-*"):
+            if not keep_new:
+                for name in RUN_FILES + RUN_FOLDERS:
+                    target = self.path / name
+                    if target.exists():
+                        shutil.rmtree(target) if target.is_dir() else target.unlink()
+                for item in aside.iterdir():
+                    os.replace(item, self.path / item.name)
+            shutil.rmtree(aside, ignore_errors=True)
+
     def _check_existing(self) -> None:
         # a SIGKILL during a checkpoint write leaves a temporary file: nobody else writes here now
         for tmp in self.checkpoints.glob(".*.tmp") if self.checkpoints.is_dir() else []:
             tmp.unlink(missing_ok=True)
+        self._settle_replaced(keep_new=self.last.is_file())  # a killed --overwrite: whichever run has a checkpoint
         found = [n for n in RUN_FILES + RUN_FOLDERS if (self.path / n).exists()]
         if not found:
             return
-        if self.overwrite:
+        if self.overwrite:  # set aside, removed once the new run has its first checkpoint, restored if it fails first
+            aside = self.path / f".replaced-{os.getpid()}"
+            aside.mkdir()
             for name in found:
-                target = self.path / name
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
+                os.replace(self.path / name, aside / name)
         elif not self.cfg.resume:
             raise RunExistsError(f"out_dir={str(self.path)!r} is not allowed: it already holds a run "
                                  f"({', '.join(found)}); resume=true continues it, --overwrite replaces it, "
@@ -238,9 +268,11 @@ class RunDir:
             self.live.sync()
 
     def save_checkpoint(self, state: dict) -> None:
-        atomic_save(state, self.last)
+        # the kept one first: a kill between the two writes resumes from the older last.pt and writes it again
         if self.cfg.keep_checkpoints:
             atomic_save(state, self.checkpoints / f"ckpt_{state['iteration']:06d}.pt")
+        atomic_save(state, self.last)
+        self._settle_replaced(keep_new=True)  # --overwrite: the old run goes only now the new one has a checkpoint
 
     def last_good(self) -> str:
         if not self.last.is_file():
@@ -268,6 +300,7 @@ class RunDir:
             if self.live is not None:
                 self.live.end()
                 self.live = None
+            self._settle_replaced(keep_new=self.last.is_file())  # failed before a checkpoint: the old run back
         finally:
             self._release()
 

@@ -65,7 +65,7 @@ def gather_claims(results_root: str | Path, skip: str = "99_scorecard") -> list[
     """Every claim of every results/<notebook>/details.json, one dict each (notebook, profile, claim...)."""
     rows = []
     for path in sorted(Path(results_root).glob("*/details.json")):
-        if path.parent.name == skip:
+        if path.parent.name == skip or path.parent.name.startswith("."):  # a render being swapped in
             continue
         m = json.loads(path.read_text())
         for c in m.get("claims", []):
@@ -154,7 +154,8 @@ def glance_markdown(rows: list[dict], results_root: str | Path) -> str:
     for paper, item, what, notebook, _ in PAPER_ITEMS:
         if notebook is None:
             continue
-        mine = [r for r in rows if item in (r.get("item") or "") and r.get("notebook") == notebook]
+        notebooks = [n.strip() for n in notebook.split(",")]  # an item two notebooks test: "02_..., 01_..."
+        mine = [r for r in rows if item in (r.get("item") or "") and r.get("notebook") in notebooks]
         counts: dict[str, int] = {}
         for r in mine:
             counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
@@ -165,8 +166,8 @@ def glance_markdown(rows: list[dict], results_root: str | Path) -> str:
         short = " ".join(what.split()[:12]) + ("…" if len(what.split()) > 12 else "")
         label = item if item.startswith(paper) or paper not in ("WGAN", "WGAN-GP") else f"{paper} {item}"
         lines.append(f"| {_cell(label)} | {_cell(short)} | {_cell(shown)} | "
-                     f"{gpu.get(notebook, 'not run') if mine else ''} | "
-                     f"[{notebook[:2]}](results/{notebook}/{notebook}.html) |")
+                     f"{gpu.get(notebooks[0], 'not run') if mine else ''} | "
+                     + ", ".join(f"[{n[:2]}](results/{n}/{n}.html)" for n in notebooks) + " |")
     verdicts = [r["verdict"] for r in rows]
     n = {v: verdicts.count(v) for v in (REPRODUCED, NOT_REPRODUCED, UNRESOLVED, CLOSED_FORM, AT_INIT)}
     lines += ["", f"**Reproduced:** {n[REPRODUCED]} of {len(rows)} claims at the quick profile, after Holm's "

@@ -29,13 +29,13 @@ from torch import nn
 
 from . import objectives
 from .config import ConfigError, TrainConfig, WganReproError
-from .device import available_memory, resolve_device
+from .device import available_memory, cpu_threads, resolve_device
 from .cudagraphs import CapturedSteps, run_generator, uses_graphs
 from .diagnostics import diagnostics, first_non_finite, grad_norm, heldout_estimate
 from .stream import BatchStream
 from .toy import sample_toy
 from .models import build_models, sampling
-from .rundir import RunDir, TrainResult, read_history
+from .rundir import RunDir, TrainResult, code_hash, read_history
 
 
 class TrainingDiverged(WganReproError, RuntimeError):
@@ -62,20 +62,23 @@ def critic_steps_total(iterations: int, n_critic: int, schedule: str = "constant
 
 
 def estimated_memory(cfg: TrainConfig) -> int:
-    """A generous estimate of the bytes one training step needs: every layer's activations for a batch
-    (width x positions), kept for the backward pass and, with the penalty, its double backward."""
+    """A generous estimate of the bytes one training step needs: both models' parameters with their gradients
+    and optimiser moments (counted on the meta device: nothing allocated), and every layer's activations for a
+    batch (width x positions), kept for the backward pass and, with the penalty, its double backward."""
+    with torch.device("meta"):
+        n_params = sum(p.numel() for m in build_models(cfg) for p in m.parameters())
     positions = 1 if cfg.is_toy else cfg.image_size ** 2
-    layers = 4 if cfg.is_toy else 8
     passes = 6 if cfg.gp_weight > 0 else 3
-    return cfg.batch_size * max(cfg.dim, cfg.generator_dim) * positions * layers * passes * 4
+    activations = cfg.batch_size * max(cfg.dim, cfg.generator_dim) * positions * (4 if cfg.is_toy else 8) * passes
+    return 4 * (n_params * (4 if cfg.optimizer == "adam" else 3) + activations)
 
 
 def check_memory(cfg: TrainConfig, device: torch.device) -> None:
     """Refuse, before anything is written, a run whose step cannot fit in the device's memory."""
     need, have = estimated_memory(cfg), available_memory(device)
     if have and need > have:
-        raise ConfigError(f"batch_size={cfg.batch_size} is not allowed here: a step with dim={cfg.dim} needs about "
-                          f"{need / 2**30:.1f} GiB, this machine has {have / 2**30:.1f} GiB available ({device})")
+        raise ConfigError(f"dim={cfg.dim} with batch_size={cfg.batch_size} is not allowed here: its models and a "
+                          f"step need about {need / 2**30:.1f} GiB, {have / 2**30:.1f} GiB is available ({device})")
 
 
 def make_optimizer(cfg: TrainConfig, params, lr: float, capturable: bool = False) -> torch.optim.Optimizer:
@@ -141,7 +144,8 @@ class _Run:
                 "generator": self.generator.state_dict(), "critic": self.critic.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "stream": self.stream.state_dict(),
                 "rng_cpu": torch.get_rng_state() if cuda else self.rng.get_state(),
-                "rng_cuda": self.rng.get_state() if cuda else None, "wall_time": self.wall_time()}
+                "rng_cuda": self.rng.get_state() if cuda else None, "wall_time": self.wall_time(),
+                "code": code_hash()}
 
     def wall_time(self) -> float:
         """Seconds this run has trained, over every process that trained it."""
@@ -290,6 +294,8 @@ def _deferred_stop(runs: list[RunDir]):
             r.stop_requested = signum
 
     old = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
+    for r in runs:  # who handled SIGTERM before: the CLI's handler turns it into a one-line stop (exit 130)
+        r.sigterm_before = old[signal.SIGTERM]
     try:
         yield
     finally:
@@ -307,7 +313,8 @@ def _stop_if_requested(runs: list[_Run]) -> None:
     for r in runs:
         print(f"wgan-repro: {signal.Signals(signum).name} at generator iteration {r.it}: checkpoint saved "
               f"({r.run.last}); resume=true continues from there", file=sys.stderr)
-    if signum == signal.SIGTERM:  # terminate as asked, now that the state is safe
+    if signum == signal.SIGTERM and not getattr(getattr(runs[0].run, "sigterm_before", None), "one_line", False):
+        # not the CLI (whose handler stops with one line, exit 130): terminate as asked, now that the state is safe
         for r in runs:
             r.run.__exit__(None, None, None)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -339,6 +346,8 @@ def train_many(cfgs: list[TrainConfig], overwrite: bool = False) -> list[TrainRe
                               f"(use precision='tf32', the default)")
         check_memory(cfg, device)
     with contextlib.ExitStack() as stack:
+        if devices[0].type == "cpu" and cfgs[0].threads:  # one thread per CPU run unless asked (`threads`)
+            stack.enter_context(cpu_threads(cfgs[0].threads))
         dirs = [stack.enter_context(RunDir(c, overwrite)) for c in cfgs]
         runs = [_Run(c, d, device) for c, d, device in zip(cfgs, dirs, devices)]
         for r in runs:
