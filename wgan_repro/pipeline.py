@@ -233,7 +233,10 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
                                 kernel_name="python3", cwd=str(REPO), progress_bar=False, log_output=False,
                                 # the kernel app's own start-up warnings (e.g. "running over TCP without
                                 # encryption": a local kernel on loopback) are not the notebook's output
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                # and the grid's console lines (grid._ConsoleProgress, on the process's own
+                                # stderr) go to this console, not into the page (ipykernel captures fd 2 by default)
+                                extra_arguments=["--IPKernelApp.log_level=ERROR",
+                                                 "--IPKernelApp.capture_fd_output=False"])
             from .report import export_html, relative_paths, shown_path
 
             relative_paths(output, {str(out_dir): shown_path(results_root / name, REPO),
