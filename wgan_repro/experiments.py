@@ -15,6 +15,7 @@ from .config import LENGTH, fields_with, keyed_values
 from .presets import config_from_dict
 from .presets import load_preset as preset  # noqa: F401 (the notebooks' name for it)
 from .fidelity import ScoringSpec
+from .files import compact_png
 from .grid import run_grid, score_run
 from .rundir import TrainResult, read_history
 
@@ -34,11 +35,12 @@ def setup(out_dir: str | Path | None, runs_dir: str | Path | None, name: str | N
     fig_dir.mkdir(parents=True, exist_ok=True)
 
     def save(fig, file_name: str) -> None:
-        """Write the figure to figures/ and show that file in the notebook (the page keeps each figure once)."""
+        """Write the figure to figures/ and show that file (run-notebook embeds it: report.embed_figures)."""
         from IPython.display import Markdown, display
 
         fig.savefig(fig_dir / file_name, dpi=110, bbox_inches="tight")
         plt.close(fig)
+        compact_png(fig_dir / file_name)  # the same pixels, about half the bytes (each figure is in git twice)
         display(Markdown(f"![{file_name}](figures/{file_name})"))
 
     return out_dir, runs_dir, save

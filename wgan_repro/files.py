@@ -72,6 +72,23 @@ def code_hash() -> str:
     return h.hexdigest()[:16]
 
 
+def compact_png(path: str | os.PathLike) -> None:
+    """Re-encode a PNG losslessly and smaller: an opaque alpha channel dropped, a palette where the image has at
+    most 256 colours (kept only if it decodes to the very same pixels), maximum compression."""
+    from PIL import Image
+
+    path = Path(path)
+    with Image.open(path) as im:
+        im.load()
+    if im.mode == "RGBA" and im.getchannel("A").getextrema() == (255, 255):
+        im = im.convert("RGB")
+    if im.mode == "RGB" and im.getcolors(maxcolors=256) is not None:
+        pal = im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        if pal.convert("RGB").tobytes() == im.tobytes():
+            im = pal
+    _atomic_write(path, lambda fh: im.save(fh, "PNG", optimize=True))
+
+
 # ---------------------------------------------------------------------- reading
 @functools.lru_cache(maxsize=32)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
@@ -188,6 +205,6 @@ def cached_tensor(path: str | os.PathLike, build, what: str):
     return obj
 
 
-__all__ = ["atomic_save", "atomic_write_text", "cache_dir", "cached_tensor", "discard", "file_sha256",
+__all__ = ["atomic_save", "compact_png", "atomic_write_text", "cache_dir", "cached_tensor", "discard", "file_sha256",
            "load_verified", "load_weights_only", "read_verified_text", "save_verified", "seal", "sealed", "verified",
            "write_sealed_bytes", "write_verified_text"]

@@ -237,12 +237,13 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
                                 # stderr) go to this console, not into the page (ipykernel captures fd 2 by default)
                                 extra_arguments=["--IPKernelApp.log_level=ERROR",
                                                  "--IPKernelApp.capture_fd_output=False"])
-            from .report import export_html, relative_paths, shown_path
+            from .report import embed_figures, export_html, relative_paths, shown_path
 
             relative_paths(output, {str(out_dir): shown_path(results_root / name, REPO),
                                     str(runs_root / name): shown_path(runs_root / name, REPO),
                                     str(results_root): shown_path(results_root, REPO),
                                     str(REPO / "notebooks"): "notebooks"})
+            embed_figures(output)  # inline in any notebook viewer; the HTML reads the files
             if html:
                 export_html(output, out_dir / f"{name}.html")
             _replace_outputs(out_dir, results_root / name)

@@ -73,6 +73,31 @@ def _math_to_tokens(text: str, store: list[str]) -> str:
     return "".join(out)
 
 
+FIGURE_REF = re.compile(r"^!\[([^\]]*)\]\((figures/[^)\s]+\.png)\)$")
+
+
+def embed_figures(notebook: Path) -> int:
+    """Every saved figure a rendered notebook shows by reference (`![x](figures/x.png)`, experiments.setup's
+    `save`) embedded as that file's PNG, so any notebook viewer shows it inline; the HTML export turns them back
+    into references to the file (`export_html`). Returns how many were embedded."""
+    import base64
+
+    import nbformat
+
+    nb, n = nbformat.read(notebook, as_version=4), 0
+    for cell in nb.cells:
+        for i, out in enumerate(cell.get("outputs", [])):
+            m = FIGURE_REF.match(str(out.get("data", {}).get("text/markdown", "")).strip())
+            path = Path(notebook).parent / m.group(2) if m else None
+            if path is not None and path.is_file():
+                data = {"image/png": base64.b64encode(path.read_bytes()).decode(), "text/plain": f"<{m.group(1)}>"}
+                cell.outputs[i] = nbformat.v4.new_output("display_data", data=data,
+                                                         metadata={"wgan_repro": {"figure": m.group(2)}})
+                n += 1
+    nbformat.write(nb, notebook)
+    return n
+
+
 def notebook_title(nb) -> str:
     """The notebook's first markdown heading ('03 — Weight clipping vs ...'), else 'Notebook'."""
     for cell in nb.cells:
@@ -94,6 +119,11 @@ def export_html(notebook: Path, html: Path) -> None:
     nb.metadata.pop("widgets", None)  # progress-bar widgets: their renderer would come from a CDN
     store: list[str] = []
     for cell in nb.cells:
+        for i, out in enumerate(cell.get("outputs", [])):
+            figure = out.get("metadata", {}).get("wgan_repro", {}).get("figure")
+            if figure:  # an embedded saved figure: the page reads the file beside it (each figure once in the HTML)
+                ref = {"text/markdown": f"![{Path(figure).name}]({figure})"}
+                cell.outputs[i] = nbformat.v4.new_output("display_data", data=ref)
         for out in cell.get("outputs", []):
             out.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)  # text/plain stays
         if cell.cell_type == "markdown":
@@ -173,5 +203,5 @@ def network_references(html_text: str) -> list[str]:
     return [html_text[max(0, m.start() - 40):m.end() + 60] for m in NETWORK.finditer(html_text)]
 
 
-__all__ = ["absolute_paths", "export_html", "network_references", "notebook_title", "relative_paths", "shown_path",
-           "write_index"]
+__all__ = ["absolute_paths", "embed_figures", "export_html", "network_references", "notebook_title", "relative_paths",
+           "shown_path", "write_index"]
