@@ -472,3 +472,21 @@ def test_a_reader_between_a_cache_entrys_rename_and_its_hash_never_discards_it(t
     out = files.cached_tensor(entry, lambda: torch.arange(5), "test tensor")
     assert seen == [True] and torch.equal(out, torch.arange(5))
     assert torch.equal(files.load_verified(entry, "test tensor"), torch.arange(5))
+
+
+def test_compact_png_keeps_every_pixel_and_drops_bytes(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    few = rng.integers(0, 4, (64, 64)) * 60  # a figure-like image: few colours, opaque alpha
+    rgba = np.dstack([few, few, 255 - few, np.full_like(few, 255)]).astype(np.uint8)
+    noisy = rng.integers(0, 256, (64, 64, 4), dtype=np.uint8)  # > 256 colours and a real alpha: kept as it is
+    for name, pixels in (("few.png", rgba), ("noisy.png", noisy)):
+        Image.fromarray(pixels, "RGBA").save(tmp_path / name)
+        before = (tmp_path / name).stat().st_size
+        files.compact_png(tmp_path / name)
+        with Image.open(tmp_path / name) as im:
+            assert np.array_equal(np.asarray(im.convert("RGBA")), pixels), name
+        assert (tmp_path / name).stat().st_size <= before
+    assert Image.open(tmp_path / "few.png").mode == "P"
