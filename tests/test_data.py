@@ -164,3 +164,24 @@ def test_atomic_text_write_keeps_the_old_file_when_writing_fails(tmp_path, monke
     with pytest.raises(OSError, match="disk full"):
         files.atomic_write_text(target, "new")
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["scores.json"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bomb", "not an image"])
+def test_a_bad_file_in_an_image_folder_is_named_before_training(tmp_path, damage, monkeypatch):
+    """A truncated PNG, a decompression bomb (beyond PIL's MAX_IMAGE_PIXELS) or a non-image with an image's
+    name is one line naming the file when the folder is opened, not an exception mid-run."""
+    from PIL import Image
+
+    for i in range(3):
+        Image.new("RGB", (40, 40), (i * 80, 0, 0)).save(tmp_path / f"{i}.png")
+    bad = tmp_path / "1.png"
+    if damage == "truncated":
+        bad.write_bytes(bad.read_bytes()[:-30])
+    elif damage == "bomb":
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40 * 40 - 1)  # the same check as a 200-megapixel file
+    else:
+        bad.write_bytes(b"\0" * 64)
+    with pytest.raises(DataNotFoundError) as e:
+        ImageFiles(tmp_path, 32)
+    msg = str(e.value)
+    assert ("0.png" if damage == "bomb" else "1.png") in msg and "cannot be read" in msg and "\n" not in msg

@@ -136,8 +136,6 @@ def _load_cifar10(root: Path, download: bool) -> torch.Tensor:
 
 def _load_cifar10_folder(folder: Path) -> torch.Tensor:
     """The shared ImageFolder layout: <class>/<NNNNN>.png, NNNNN the official index."""
-    from PIL import Image
-
     files = sorted(folder.glob("*/*.png"), key=lambda p: p.stem)
     if not files:
         raise DataNotFoundError(f"cifar10 folder {folder} holds no <class>/*.png images")
@@ -152,9 +150,9 @@ def _load_cifar10_folder(folder: Path) -> torch.Tensor:
     out = torch.empty(len(files), 3, 32, 32, dtype=torch.uint8)
     for i, f in enumerate(files):
         try:
-            with Image.open(f) as im:
+            with _checked_image(f) as im:
                 out[i] = torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)
-        except Exception as e:  # PIL's UnidentifiedImageError, a truncated file, a wrong size
+        except Exception as e:  # PIL's UnidentifiedImageError, a truncated file, a wrong size, a bomb
             raise DataNotFoundError(f"cifar10 image {f} cannot be read as a 32x32 RGB PNG "
                                     f"({type(e).__name__}); replace it with the official image") from None
     return out
@@ -222,15 +220,45 @@ class ImageFiles(torch.utils.data.Dataset):
         if not self.files:
             raise DataNotFoundError(f"data_dir={str(folder)!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
         self.image_size, self.channels = image_size, channels
+        for f in self.files:  # before any training: a truncated or hostile file is named now, not mid-run
+            _checked_image(f, verify=True)
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        from PIL import Image
+        with _checked_image(self.files[i]) as im:
+            try:
+                return pil_to_square_uint8(im, self.image_size, self.channels)
+            except Exception as e:  # a file changed or damaged after it was checked
+                raise _unreadable(self.files[i], e) from None
 
-        with Image.open(self.files[i]) as im:
-            return pil_to_square_uint8(im, self.image_size, self.channels)
+
+def _unreadable(f: Path, e: Exception) -> DataNotFoundError:
+    why = str(e).splitlines()[0][:160] if str(e) else ""
+    return DataNotFoundError(f"image {f} cannot be read ({type(e).__name__}{': ' + why if why else ''}); "
+                             f"replace or remove it")
+
+
+def _checked_image(f: Path, verify: bool = False):
+    """The image at `f`, opened by PIL with decompression-bomb protection on (an image of more than
+    PIL's MAX_IMAGE_PIXELS is refused, not decoded); `verify` checks the whole file's structure (a
+    truncated PNG fails here) without decoding its pixels."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(f)
+            if verify:
+                with im:
+                    im.verify()
+                return None
+            return im
+    except Exception as e:  # UnidentifiedImageError, a truncated file, DecompressionBomb{Error,Warning}
+        raise _unreadable(f, e) from None
 
 
 def pil_to_square_uint8(im, size: int, channels: int = 3) -> torch.Tensor:
