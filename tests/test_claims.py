@@ -170,6 +170,8 @@ def test_an_effect_present_at_initialisation_is_labelled_so_and_not_counted():
     assert new["verdict"] == C.REPRODUCED and new["rule"].startswith(C.P_RULE_PREFIX)
     from wgan_repro.scorecard import in_family
 
+    for row in (new, there):
+        row["look"] = {"counted": True, "boundary": 0.05}
     assert in_family(new) and not in_family(there)
 
 
@@ -212,7 +214,8 @@ def test_holm_adjusts_step_down_and_keeps_the_input_order():
 
 def _row(p, verdict=C.REPRODUCED, **kw):
     return {"claim": f"p={p}", "verdict": verdict, "rule": C.VERDICT_RULE,
-            "stats": {"p": p, "ci95": [0.1, 0.2], "n": [3, 3], "test": C.TEST}, **kw}
+            "stats": {"p": p, "ci95": [0.1, 0.2], "n": [3, 3], "test": C.TEST},
+            "look": {"counted": True, "boundary": 0.05}, **kw}  # a counted look of a one-look plan
 
 
 def test_the_family_demotes_what_holm_does_not_carry_and_leaves_the_rest():

@@ -86,7 +86,7 @@ def test_every_documented_dvc_override_works_as_written(tmp_path):
     from wgan_repro.pipeline import NOTEBOOKS, notebook_parameters
 
     forms = _documented_overrides()
-    assert {"clipping_vs_gp.seeds=[0,1,2,3,4]", "profile=paper"} <= forms, forms
+    assert {"clipping_vs_gp.seeds=[23,24,25,26,27]", "profile=paper"} <= forms, forms
     sections = {v: k for k, v in NOTEBOOKS.items()}
     for form in sorted(forms):
         params = tmp_path / "params.yaml"

@@ -14,15 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPRODUCED, NOT_REPRODUCED, UNRESOLVED = "reproduced", "not reproduced", "not resolved at this scale"
-PRIMARY, SECONDARY = "primary", "secondary"  # a claim's family: in the scorecard's Holm family, or another readout
-CLOSED_FORM = "closed form, not an experiment"  # an identity we compute exactly: shown, never counted as reproduced
-AT_INIT = "present at initialisation, not training's effect"  # the effect is there before training: shown, not counted
-NOT_COUNTED = (CLOSED_FORM, AT_INIT)
+from .looks import declare
+from .verdicts import (AT_INIT, CLOSED_FORM, NOT_COUNTED, NOT_REPRODUCED, P_RULE_PREFIX, PRIMARY, REPRODUCED,
+                       SECONDARY, UNRESOLVED)
 
 ALPHA = 0.05
 TEST = "Welch's t-test, two-sided"
-P_RULE_PREFIX = "reproduced when the difference between the arms has the paper's sign and "  # every rule decided by p
 _RULE = (P_RULE_PREFIX + "{test} gives p < 0.05; not "
          "reproduced when the opposite sign is significant at p < 0.05; otherwise not resolved at this scale")
 VERDICT_RULE = _RULE.format(test="Welch's two-sided t-test over seeds")
@@ -174,18 +171,21 @@ def precondition(what: str, holds: bool, measured: str) -> dict:
 
 def claim(name: str, paper: str, ours: str, result: str, rule: str = VERDICT_RULE,
           next_scale: str | None = None, item: str | None = None, stats: dict | None = None,
-          family: str = "primary", requires: dict | None = None) -> dict:
+          family: str = "primary", requires: dict | None = None, id: str | None = None) -> dict:
     """One scorecard row. item: the paper's figure/table/section it tests. stats: a `compare_arms`
     result (n, test, p, 95% CI). next_scale: for a claim this run did not reproduce, the scale that
     would settle it (what we measured that points there, or the paper's scale); kept only then.
     family: 'primary' (in the scorecard's Holm family, `apply_family`) or 'secondary' (another readout
     of a primary claim's data). requires: a `precondition`; when it fails the verdict is not resolved
-    at this scale, whatever p says, and the row names the failed condition."""
+    at this scale, whatever p says, and the row names the failed condition. id: '<notebook>.<name>', unique
+    and stable, defined once in the claim's study (`looks.declare` records its declaration with the results)."""
     if family not in (PRIMARY, SECONDARY):
         raise ValueError(f"family={family!r} is not allowed: primary or secondary")
     if requires is not None and not requires["holds"] and result not in NOT_COUNTED:
         result = UNRESOLVED
     row = {"claim": name, "paper": paper, "ours": ours, "verdict": result, "rule": rule}
+    if id:
+        row = {"id": id, **row}
     if family != PRIMARY:
         row["family"] = family
     if requires is not None:
@@ -206,7 +206,7 @@ AT_INIT_RULE = (VERDICT_RULE + " after training; but when the same comparison at
 
 def trained_vs_init_claim(name: str, paper: str, what: str, trained: tuple[tuple[str, list], tuple[str, list]],
                           init: tuple[list, list], higher_is_better: bool = True, item: str | None = None,
-                          digits: int = 2, family: str = "primary", clamp: str = "") -> dict:
+                          digits: int = 2, family: str = "primary", clamp: str = "", id: str | None = None) -> dict:
     """A comparative claim read after training and at initialisation: `trained` = ((better, values),
     (worse, values)) after training, `init` = (better values, worse values) of the same arms before it.
     AT_INIT_RULE decides; the row shows both readings (stats: after training; stats_init: at initialisation)."""
@@ -217,7 +217,7 @@ def trained_vs_init_claim(name: str, paper: str, what: str, trained: tuple[tuple
             f"({stats_text(after, digits)}); at initialisation {mean_sd_text(init[0], digits)} vs "
             f"{mean_sd_text(init[1], digits)} ({stats_text(before, digits)})")
     row = claim(name, paper, ours, AT_INIT if at_init else after["verdict"],
-                AT_INIT_RULE.format(clamp=clamp), item=item, stats=after, family=family)
+                AT_INIT_RULE.format(clamp=clamp), item=item, stats=after, family=family, id=id)
     row["stats_init"] = before
     return row
 
@@ -225,14 +225,14 @@ def trained_vs_init_claim(name: str, paper: str, what: str, trained: tuple[tuple
 def compared_claim(name: str, paper: str, what: str, better: tuple[str, list], worse: tuple[str, list],
                    higher_is_better: bool = True, item: str | None = None, digits: int = 2, scale: float = 1.0,
                    note: str = "", next_scale: str | None = None, paired: bool = False, family: str = "primary",
-                   requires: dict | None = None) -> dict:
+                   requires: dict | None = None, id: str | None = None) -> dict:
     """A comparative claim decided by VERDICT_RULE: our text names both arms' mean ± sd (ddof = 1),
     n, the difference with its 95% CI, and Welch's p (family, requires: as `claim`)."""
     c = compare_arms(better[1], worse[1], higher_is_better, paired=paired)
     ours = (f"{what}: {better[0]} {mean_sd_text(better[1], digits, scale)}, {worse[0]} "
             f"{mean_sd_text(worse[1], digits, scale)} ({stats_text(c, digits, scale)})" + (f" {note}" if note else ""))
     return claim(name, paper, ours, c["verdict"], PAIRED_RULE if paired else VERDICT_RULE, next_scale, item, c,
-                 family=family, requires=requires)
+                 family=family, requires=requires, id=id)
 
 
 NONINFERIOR_RULE = ("reproduced when the recommended arm is at most {margin:.0%} worse than the best other arm (by "
@@ -242,7 +242,8 @@ NONINFERIOR_RULE = ("reproduced when the recommended arm is at most {margin:.0%}
 
 def noninferior_claim(name: str, paper: str, what: str, arm: tuple[str, list], others: dict[str, list],
                       higher_is_better: bool = True, margin: float = 0.1, item: str | None = None, digits: int = 2,
-                      scale: float = 1.0, next_scale: str | None = None, requires: dict | None = None) -> dict:
+                      scale: float = 1.0, next_scale: str | None = None, requires: dict | None = None,
+                      id: str | None = None) -> dict:
     """The paper says arm `arm` "works well": a non-inferiority test against the best of `others` (the
     hardest comparator, chosen by mean). The allowed deficit is `margin` times that arm's |mean|.
     requires: a `precondition` (as `claim`)."""
@@ -261,7 +262,7 @@ def noninferior_claim(name: str, paper: str, what: str, arm: tuple[str, list], o
             f"{mean_sd_text(others[best], digits, scale)} ({stats_text(c, digits, scale)}; "
             f"allowed deficit {allowed * scale:.{digits}g})")
     return claim(name, paper, ours, result, NONINFERIOR_RULE.format(margin=margin), next_scale, item, c,
-                 requires=requires)
+                 requires=requires, id=id)
 
 
 SUCCESS_RULE = ("per threshold, the architectures only one method trained below it, paired by architecture, and the "
@@ -270,7 +271,7 @@ SUCCESS_RULE = ("per threshold, the architectures only one method trained below 
 
 
 def success_count_claim(name: str, paper: str, arms: tuple[str, str], success: dict[float, tuple[list, list]],
-                        item: str | None = None, next_scale: str | None = None) -> dict:
+                        item: str | None = None, next_scale: str | None = None, id: str | None = None) -> dict:
     """WGAN-GP Table 2's comparison: success[threshold] = (arm A succeeded?, arm B succeeded?) per
     architecture. The paper says A trains more of them (`SUCCESS_RULE`)."""
     from scipy.stats import binomtest
@@ -292,7 +293,7 @@ def success_count_claim(name: str, paper: str, arms: tuple[str, str], success: d
                                        f"{r['ci95'][1]:.2f}])" if sum(r["only"]) else "") for r in rows)
     stats = {"test": "exact McNemar per threshold", "n": [n, n], "thresholds": rows,
              "why": f"exact McNemar per threshold (n = {n} architectures; see the claim)"}
-    return claim(name, paper, f"{ours} (n = {n} architectures)", result, SUCCESS_RULE, next_scale, item, stats)
+    return claim(name, paper, f"{ours} (n = {n} architectures)", result, SUCCESS_RULE, next_scale, item, stats, id=id)
 
 
 def settle_with(claims: list[dict], next_scale: str) -> list[dict]:
@@ -341,10 +342,13 @@ def _clean(x):
 
 def write_metrics(out_dir: str | Path, details: dict, headline: dict | None = None) -> Path:
     """results/<notebook>/metrics.json: the few flat headline numbers the verdicts use (what
-    `dvc metrics show` prints); details.json beside it: everything, claims included.
+    `dvc metrics show` prints); details.json beside it: everything, claims included, each with its
+    declaration and look recorded (`looks.declare`: a verdict outside the look plan is not counted).
     NaN/inf are written as null."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if details.get("claims"):
+        declare(details, out_dir)
     (out_dir / "details.json").write_text(json.dumps(_clean(details), indent=2) + "\n")
     flat = {k: v for k, v in (headline or {}).items() if not isinstance(v, (dict, list))}
     if details.get("claims"):

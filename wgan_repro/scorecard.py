@@ -17,10 +17,11 @@ from .claims import (ALPHA, AT_INIT, CLOSED_FORM, NOT_COUNTED, NOT_REPRODUCED, P
 
 # ---------------------------------------------------------------------- one family
 FAMILY_RULE = ("Holm's step-down correction over the scorecard's primary family: every primary claim decided by a "
-               "two-arm test's p (Welch or paired t); a claim's verdict stands when its Holm-adjusted p < 0.05, else "
-               "it is not resolved at this scale. Secondary claims (another readout of a primary claim's data) and "
-               "claims decided by a CI or a rule of their own are outside the family. Declared 2026-12-02, after "
-               "every first look's data: it can only make verdicts more conservative")
+               "two-arm test's p (Welch or paired t) on a counted look (looks.py); a claim's verdict stands when its "
+               "Holm-adjusted p is below its look's Pocock boundary (0.0294 for each of two planned looks), else it "
+               "is not resolved at this scale. Secondary claims (another readout of a primary claim's data) and "
+               "claims decided by a CI or a rule of their own are outside the family. Holm declared 2026-12-02 after "
+               "the earlier looks' data; with the look plans (declared before the data of seeds 20 and up)")
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -38,17 +39,18 @@ def in_family(row: dict) -> bool:
     (P_RULE_PREFIX; a study may add a condition, e.g. 00's saturated discriminator)."""
     p = (row.get("stats") or {}).get("p") if isinstance(row.get("stats"), dict) else None
     return (row.get("family", PRIMARY) == PRIMARY and str(row.get("rule", "")).startswith(P_RULE_PREFIX)
-            and row.get("verdict") not in NOT_COUNTED
+            and row.get("verdict") not in NOT_COUNTED and (row.get("look") or {}).get("counted", False)
             and isinstance(p, (int, float)) and math.isfinite(p) and row.get("precondition", {}).get("holds", True))
 
 
 def apply_family(rows: list[dict]) -> list[dict]:
     """FAMILY_RULE over the scorecard's rows: each row in the family gets `p_holm`; a verdict whose adjusted p
-    is not < 0.05 becomes not resolved at this scale, its first-look verdict kept as `verdict_unadjusted`."""
+    is not below its look's boundary becomes not resolved at this scale, its first-look verdict kept as
+    `verdict_unadjusted`."""
     members = [r for r in rows if in_family(r)]
     for r, p in zip(members, holm([r["stats"]["p"] for r in members])):
         r["p_holm"], r["family_size"] = p, len(members)
-        if r["verdict"] in (REPRODUCED, NOT_REPRODUCED) and not p < ALPHA:
+        if r["verdict"] in (REPRODUCED, NOT_REPRODUCED) and not p < r["look"].get("boundary", ALPHA):
             r["verdict_unadjusted"], r["verdict"] = r["verdict"], UNRESOLVED
             r.setdefault("next_scale", f"more seeds: its p = {r['stats']['p']:.2g} does not survive Holm's correction "
                                        f"over the family of {len(members)} (adjusted p = {p:.2g}); a later look on new "
@@ -57,8 +59,9 @@ def apply_family(rows: list[dict]) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- the scorecard
-SCORECARD_COLUMNS = ["notebook", "profile", "item", "claim", "paper", "ours", "verdict", "rule", "next_scale", "stats",
-                     "second_look", "family", "precondition", "p_holm", "family_size", "verdict_unadjusted"]
+SCORECARD_COLUMNS = ["notebook", "profile", "id", "item", "claim", "paper", "ours", "verdict", "rule", "next_scale",
+                     "stats", "second_look", "family", "precondition", "p_holm", "family_size", "verdict_unadjusted",
+                     "look", "verdict_as_computed"]
 
 
 def gather_claims(results_root: str | Path, skip: str = "99_scorecard") -> list[dict]:
@@ -69,14 +72,20 @@ def gather_claims(results_root: str | Path, skip: str = "99_scorecard") -> list[
             continue
         m = json.loads(path.read_text())
         for c in m.get("claims", []):
-            rows.append(dict(notebook=path.parent.name, profile=m.get("profile"), **c))
+            row = dict(notebook=path.parent.name, profile=m.get("profile"), **c)
+            if not isinstance(row.get("look"), dict) and row["verdict"] not in (*NOT_COUNTED, UNRESOLVED):
+                # rendered before declarations were recorded with the results: shown, not counted
+                row["verdict_as_computed"], row["verdict"] = row["verdict"], UNRESOLVED
+                row["next_scale"] = ("its render predates the recorded declarations (looks.py); re-rendering it on "
+                                     "its plan's seeds decides: " + str(row.get("next_scale") or ""))
+            rows.append(row)
     return rows
 
 
 def scorecard_markdown(rows: list[dict]) -> str:
     """The claims table (with each claim's later look at more seeds, `looks.add_second_looks`), then
     what would settle each claim not reproduced."""
-    from .looks import second_look_text
+    from .looks import look_text, second_look_text
 
     card = pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
 
@@ -114,10 +123,21 @@ def scorecard_markdown(rows: list[dict]) -> str:
         summary += (f"Later looks: {int(looked.sum())} claims re-run with more seeds in committed measurements (last "
                     f"column; the verdict column keeps the first look's); {len(changed)} changed verdict"
                     + "".join(f"; {r.notebook}: {r.claim}" for r in changed.itertuples()) + ".\n\n")
-    head = summary + "| notebook | paper item | claim | paper | ours | test | verdict | later look (more seeds) |\n"
-    md = head + "|---" * 8 + "|\n" + "\n".join(
-        f"| {_cell(r.notebook)} | {_cell(r.item if isinstance(r.item, str) else '')} | {_cell(r.claim)} | "
-        f"{_cell(r.paper)} | {_cell(r.ours)} | {_cell(test(r))} | **{_cell(r.verdict)}** | "
+    counted = card.look.map(lambda x: isinstance(x, dict) and bool(x.get("counted")))
+    summary += (f"Looks: {int(counted.sum())} of {len(card)} verdicts come from a look their declaration planned, on "
+                "seeds no earlier look had used (looks.py); the rest are shown as computed and not counted (look "
+                "column).\n\n")
+
+    def verdict(r) -> str:
+        was = r.verdict_as_computed if isinstance(r.verdict_as_computed, str) else None
+        return f"**{_cell(r.verdict)}**" + (f" (as computed: {_cell(was)})" if was and was != r.verdict else "")
+
+    head = (summary + "| notebook | id | paper item | claim | paper | ours | test | look | verdict | later look (more "
+            "seeds) |\n")
+    md = head + "|---" * 10 + "|\n" + "\n".join(
+        f"| {_cell(r.notebook)} | {_cell(r.id if isinstance(r.id, str) else '')} | "
+        f"{_cell(r.item if isinstance(r.item, str) else '')} | {_cell(r.claim)} | "
+        f"{_cell(r.paper)} | {_cell(r.ours)} | {_cell(test(r))} | {_cell(look_text(r._asdict()))} | {verdict(r)} | "
         f"{_cell(second_look_text(r.second_look))} |" for r in card.itertuples())
     unsettled = card[~card.verdict.isin([REPRODUCED, *NOT_COUNTED])]
     if len(unsettled):

@@ -81,8 +81,7 @@ def verdicts(table: pd.DataFrame, variants: dict[str, dict], iterations: int, n_
             c.name, c.quote, what, (c.better, table[table.variant == c.better][c.measure].tolist()),
             (c.worse, table[table.variant == c.worse][c.measure].tolist()), higher_is_better=c.higher_is_better,
             item=c.item, scale=1e3 if c.measure == "kid" else 1.0, digits=2 if c.measure == "kid" else 1,
-            family=c.family, requires=requires)
-        row["id"] = c.id
+            family=c.family, requires=requires, id=c.id)
         rows.append(row)
     return rows
 

@@ -101,7 +101,7 @@ def fig2_claim(rec: pd.DataFrame) -> dict:
                          "D's gradient vanishes on fakes; the critic's does not",
                          "log10 of |slope| on generated samples relative to its maximum",
                          ("critic", list(np.log10(crit_rel))), ("GAN D", list(np.log10(gan_rel))),
-                         item="WGAN Fig. 2", digits=2,
+                         item="WGAN Fig. 2", digits=2, id="00.fig2_critic_gradients",
                          note=f"(|dD/dx| on fakes {C.mean_sd_text(gan_rel, 4)} of its maximum; critic "
                               f"{C.mean_sd_text(crit_rel, 3)})")
     c["rule"] = FIG2_RULE
@@ -116,10 +116,10 @@ def report(s: SimpleNamespace) -> None:
     gan_rel, crit_rel = rec.gan_grad_on_fakes_rel, rec.critic_grad_on_fakes_rel
     claims = [
         C.claim("EMD of the discrete example (L. Weng's blog, not the paper)", "= 5", f"{emd:.6f}", C.CLOSED_FORM,
-                "exact LP solution", item="none (a check of theory.emd)"),
+                "exact LP solution", item="none (a check of theory.emd)", id="00.emd_example"),
         C.claim("Parallel lines: only W is continuous in θ", "W=|θ|, JS=log 2, KL=∞ for θ≠0",
                 f"W(0.5)={theory.parallel_lines(0.5)['W']}, JS(0.5)={theory.parallel_lines(0.5)['JS']:.4f}",
-                C.CLOSED_FORM, "closed form", item="WGAN §2, Example 1"),
+                C.CLOSED_FORM, "closed form", item="WGAN §2, Example 1", id="00.parallel_lines"),
         fig2_claim(rec),
     ]
     metrics = {"emd_example": emd,

@@ -159,7 +159,7 @@ def no_collapse_claim(table: pd.DataFrame, archs: list[str]) -> dict:
         f"{a} {C.mean_sd_text(t.classes_covered, 1)} (mean confidence {C.mean_sd_text(t.mean_confidence, 2)})"
         for a, t in per.items()) + f" (n = {min(len(t) for t in per.values())} seeds each)"
     return C.claim("WGAN shows no mode collapse with any of the three generators (digit classes covered)", WGAN_43,
-                   ours, result, NO_COLLAPSE_RULE, item="WGAN §4.3")
+                   ours, result, NO_COLLAPSE_RULE, item="WGAN §4.3", id="02.no_collapse")
 
 
 def claims_of(table: pd.DataFrame, digits: bool) -> list[dict]:
@@ -174,7 +174,7 @@ def claims_of(table: pd.DataFrame, digits: bool) -> list[dict]:
             "(digit classifier score)",
             "GAN fails, WGAN still works (Fig. 6)", "classifier score (1–10)",
             ("WGAN", get(f"{const} / WGAN", "classifier_score")), ("GAN", get(f"{const} / GAN", "classifier_score")),
-            item="WGAN Fig. 6",
+            item="WGAN Fig. 6", id="02.fig6_classifier_score",
             note=f"(classes covered: WGAN {C.mean_sd_text(get(f'{const} / WGAN', 'classes_covered'), 1)}, "
                  f"GAN {C.mean_sd_text(get(f'{const} / GAN', 'classes_covered'), 1)} of 10)"))
         claims.append(C.compared_claim(
@@ -182,7 +182,7 @@ def claims_of(table: pd.DataFrame, digits: bool) -> list[dict]:
             "the standard GAN suffers from mode collapse, WGAN does not (Fig. 7)",
             "class entropy (bits, 3.32 = uniform)",
             ("WGAN", get(f"{mlp} / WGAN", "class_entropy_bits")), ("GAN", get(f"{mlp} / GAN", "class_entropy_bits")),
-            item="WGAN Fig. 7",
+            item="WGAN Fig. 7", id="02.fig7_class_entropy",
             note=f"(classes covered: WGAN {C.mean_sd_text(get('MLP / WGAN', 'classes_covered'), 1)}, "
                  f"GAN {C.mean_sd_text(get('MLP / GAN', 'classes_covered'), 1)} of 10; classifier score: WGAN "
                  f"{C.mean_sd_text(get('MLP / WGAN', 'classifier_score'), 2)}, GAN "
@@ -193,7 +193,8 @@ def claims_of(table: pd.DataFrame, digits: bool) -> list[dict]:
             claims.append(C.compared_claim(
                 f"WGAN has a lower KID than the GAN with the {a} generator (collapse not measured)",
                 f"GAN fails / collapses, WGAN works ({figure})", "KID ×1e3", ("WGAN", get(f"{a} / WGAN")),
-                ("GAN", get(f"{a} / GAN")), higher_is_better=False, item=f"WGAN {figure}", scale=1e3))
+                ("GAN", get(f"{a} / GAN")), higher_is_better=False, item=f"WGAN {figure}", scale=1e3,
+                id={"Fig. 6": "02.fig6_kid", "Fig. 7": "02.fig7_kid"}[figure]))
     return C.settle_with(claims, "the paper's scale: 64-px LSUN bedrooms, DIM 64, about 100k generator iterations (the "
                                  "paper profile, a GPU job); not measured here")
 

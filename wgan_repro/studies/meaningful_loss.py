@@ -154,16 +154,16 @@ def claims_of(ck: pd.DataFrame, rho: pd.DataFrame) -> tuple[list[dict], dict]:
         C.claim("The critic's W estimate tracks sample quality", "lower W estimate ↔ better samples (Fig. 3)",
                 f"Spearman ρ(W, KID) = {C.mean_sd_text(w, 2)} (n = {len(w)} seeds)",
                 C.REPRODUCED if w_ok else (C.NOT_REPRODUCED if pd.Series(w).mean() < 0 else C.UNRESOLVED), RHO_RULE,
-                item="WGAN Fig. 3", requires=images),
+                item="WGAN Fig. 3", requires=images, id="05.w_tracks_quality"),
         C.claim("The W estimate tracks quality beyond the time trend both share",
                 "lower W estimate ↔ better samples (Fig. 3)",
                 f"per-seed Spearman ρ(W, KID) with the time trend removed = {C.mean_sd_text(rw, 2)}, one-sample "
                 f"t-test p = {pw:.2g} (n = {len(rw)} seeds); for the GAN's JS: {C.mean_sd_text(rg, 2)}, p = "
                 f"{pg:.2g}",
-                partial_verdict, PARTIAL_RULE, item="WGAN Fig. 3", requires=images),
+                partial_verdict, PARTIAL_RULE, item="WGAN Fig. 3", requires=images, id="05.w_beyond_time_trend"),
         C.compared_claim("The GAN's JS estimate tracks quality less than W does",
                          "JS estimate does not correlate (Fig. 4)", "Spearman ρ(loss estimate, KID) over checkpoints",
-                         ("W", w), ("JS", g), item="WGAN Figs. 3–4", requires=images),
+                         ("W", w), ("JS", g), item="WGAN Figs. 3–4", requires=images, id="05.js_tracks_less"),
     ]
     return C.settle_with(claims, "the paper's scale: curves over 100k+ generator iterations (the paper profile, a GPU "
                                  "job); not measured here"), partial

@@ -74,7 +74,7 @@ def report(s: SimpleNamespace) -> None:
                                "separate", "training and validation losses diverge on a small training set (Fig. 5b)",
                                "W estimate on training − on held-out digits, last quarter of training",
                                (f"{small:,} digits", get(f"{small:,} digits")), ("all digits", get("all digits")),
-                               item="WGAN-GP §5.6, Fig. 5b", digits=3)]
+                               item="WGAN-GP §5.6, Fig. 5b", digits=3, id="07.critic_overfits")]
     claims = C.settle_with(claims, "longer training (gan_mnist.py: 200k generator iterations at DIM 64), where the "
                                    "paper saw the curves separate; the paper profile runs 10,000 iterations")
     metrics = {"profile": s.profile, "seeds": s.seeds, "iterations": s.iterations, "train_small": small,

@@ -168,23 +168,23 @@ def claims_of(s: SimpleNamespace) -> list[dict]:
                             f"W1 to the real points ({s.n_eval} points)", (lam(10), get(toy_table, lam(10), "w1")),
                             others(toy_table, "w1"), higher_is_better=False, margin=margin,
                             item="WGAN-GP §4 (penalty coefficient)", digits=3,
-                            requires=converged(toy_table, s.toy_dataset, lam(10), best_other)),
+                            requires=converged(toy_table, s.toy_dataset, lam(10), best_other), id="08.lambda10_toy"),
         C.compared_claim(f"The two-sided penalty beats the one-sided ({s.toy_dataset}, W1)", PAPER_SIDES,
                          "W1 to the real points", ("two-sided λ=10", get(toy_table, lam(10), "w1")),
                          (ONE_SIDED, get(toy_table, ONE_SIDED, "w1")), higher_is_better=False,
                          item="WGAN-GP App. C (one-sided penalty)", digits=3,
-                         requires=converged(toy_table, s.toy_dataset, lam(10), ONE_SIDED)),
+                         requires=converged(toy_table, s.toy_dataset, lam(10), ONE_SIDED), id="08.two_sided_toy"),
     ]
     if s.dataset:
         claims += [
             C.noninferior_claim(f"λ = 10 works well ({s.dataset}, KID)", PAPER_LAMBDA, "KID ×1e3",
                                 (lam(10), get(mnist_table, lam(10), "kid")), others(mnist_table, "kid"),
                                 higher_is_better=False, margin=margin, item="WGAN-GP §4 (penalty coefficient)",
-                                scale=1e3),
+                                scale=1e3, id="08.lambda10_images"),
             C.compared_claim(f"The two-sided penalty beats the one-sided ({s.dataset}, KID)", PAPER_SIDES, "KID ×1e3",
                              ("two-sided λ=10", get(mnist_table, lam(10), "kid")),
                              (ONE_SIDED, get(mnist_table, ONE_SIDED, "kid")), higher_is_better=False,
-                             item="WGAN-GP App. C (one-sided penalty)", scale=1e3)]
+                             item="WGAN-GP App. C (one-sided penalty)", scale=1e3, id="08.two_sided_images")]
     return C.settle_with(claims, f"longer training: gan_toy.py's 100k (here {s.toy_iterations}) and gan_mnist.py's "
                                  "200k generator iterations (the paper profile), where every arm has converged; for "
                                  "App. C the paper's 174 random architectures")

@@ -102,7 +102,7 @@ def report(s: SimpleNamespace) -> None:
     claims = [C.success_count_claim(
         "WGAN-GP trains more random architectures than the GAN (Table 2's count, KID thresholds)",
         "WGAN-GP trains many architectures the standard GAN cannot (Table 2)", ("WGAN-GP", "GAN"), success,
-        item="WGAN-GP §5.1, Tables 1–2")]
+        item="WGAN-GP §5.1, Tables 1–2", id="09.table2_count")]
     paired_kid = C.compare_arms((pairs["WGAN-GP"] / 1e3).tolist(), (pairs.GAN / 1e3).tolist(),
                                 higher_is_better=False, paired=True)
     display(Markdown(f"**Paired KID, unscored.** KID ×1e3 WGAN-GP {C.mean_sd_text(pairs['WGAN-GP'], 1)}, GAN "

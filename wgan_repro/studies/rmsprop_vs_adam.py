@@ -71,14 +71,15 @@ def report(s: SimpleNamespace) -> None:
         C.compared_claim("Clipped WGAN: RMSProp gives better samples than Adam",
                          "Adam makes WGAN unstable; RMSProp works (§3)",
                          "KID ×1e3", ("RMSProp", get("clip + RMSProp")), ("Adam", get("clip + Adam")),
-                         higher_is_better=False, item="WGAN §3 (Adam)", scale=1e3),
+                         higher_is_better=False, item="WGAN §3 (Adam)", scale=1e3, id="04.rmsprop_beats_adam_kid"),
         C.compared_claim("Clipped WGAN: Adam makes the W estimate oscillate more",
                          "training becomes unstable with Adam (§3)",
                          "instability of the W estimate", ("Adam", get("clip + Adam", "instability")),
-                         ("RMSProp", get("clip + RMSProp", "instability")), item="WGAN §3 (Adam)", digits=4),
+                         ("RMSProp", get("clip + RMSProp", "instability")), item="WGAN §3 (Adam)", digits=4,
+                         id="04.adam_unstable"),
         C.compared_claim("The gradient penalty trains well with Adam", "WGAN-GP uses Adam (Alg. 1)",
                          "KID ×1e3", ("GP + Adam", get("GP + Adam")), ("clip + Adam", get("clip + Adam")),
-                         higher_is_better=False, item="WGAN-GP Alg. 1", scale=1e3),
+                         higher_is_better=False, item="WGAN-GP Alg. 1", scale=1e3, id="04.gp_adam_kid"),
     ]
     claims = C.settle_with(claims, "the paper's scale: DIM 64, 100k+ generator iterations (the paper profile, a GPU "
                                    "job), where §3 saw Adam destabilise clipped critics; nothing at "

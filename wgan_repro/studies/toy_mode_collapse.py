@@ -249,28 +249,29 @@ def same_optimizer(variants: dict[str, dict]) -> dict:
 
 
 def coverage_claims(get, where: str, settle: str | None, same_opt: dict, source: str = "",
-                    item: str = "(our experiment)") -> list[dict]:
+                    item: str = "(our experiment)", key: str = "") -> list[dict]:
     """Coverage within 3σ: WGAN (clipping) vs the GAN (WGAN §4.3's sentence; primary) and WGAN-GP vs the GAN (our
     extension: no paper sentence says it, so secondary); precision: WGAN-GP vs clipping (needs `same_opt`).
-    get(variant, column) -> per-seed values."""
+    get(variant, column) -> per-seed values; key: the ids' suffix (which data set and scale)."""
     note = lambda v: (f"(modes reached: {v} {C.mean_sd_text(get(v, 'modes_reached'), 1)}, GAN "  # noqa: E731
                       f"{C.mean_sd_text(get('GAN', 'modes_reached'), 1)}{'; ' + source if source else ''})")
     return [
         C.compared_claim(f"WGAN-GP covers more modes than the GAN ({where}, modes within 3σ)", GAN_COLLAPSES,
                          "modes covered within 3σ", ("WGAN-GP", get("WGAN-GP", "modes_covered")),
                          ("GAN", get("GAN", "modes_covered")), item=f"none {item[:-1]}: no paper sentence)",
-                         digits=1, next_scale=settle, note=note("WGAN-GP"), family=C.SECONDARY),
+                         digits=1, next_scale=settle, note=note("WGAN-GP"), family=C.SECONDARY,
+                         id=f"01.gp_covers_more_than_gan.{key}"),
         C.compared_claim(f"WGAN (clipping) covers more modes than the GAN ({where}, modes within 3σ)", WGAN_43,
                          "modes covered within 3σ", ("WGAN (clip)", get("WGAN (clip)", "modes_covered")),
                          ("GAN", get("GAN", "modes_covered")), item=f"WGAN §4.3 {item}", digits=1,
-                         next_scale=settle, note=note("WGAN (clip)")),
+                         next_scale=settle, note=note("WGAN (clip)"), id=f"01.clip_covers_more_than_gan.{key}"),
         C.compared_claim(f"WGAN-GP fits the modes more tightly than clipping ({where}, high-quality rate)",
                          HIGHER_MOMENTS, "share of samples within 3σ of a mode",
                          ("WGAN-GP", get("WGAN-GP", "high_quality_rate")),
                          ("clip", get("WGAN (clip)", "high_quality_rate")),
                          item="WGAN-GP Fig. 1(a), via full GAN trainings (our extra; the paper's protocol is the "
                               "figure above)", digits=3, next_scale=settle, requires=same_opt,
-                         note=f"({source})" if source else ""),
+                         note=f"({source})" if source else "", id=f"01.gp_tighter_than_clip.{key}"),
     ]
 
 
@@ -287,7 +288,7 @@ def long_coverage_claims(coverage_rows: list[dict], last: int, source: str, same
         return r.sort_values("seed")[column].tolist()
 
     out = coverage_claims(lambda v, c: at(v, c, iteration=last), f"25gaussians, {last:,} generator iterations",
-                          None, same_opt, source)
+                          None, same_opt, source, key="25gaussians_long")
     shared = set(at("WGAN-GP", "critic_updates")) & set(at("GAN", "critic_updates"))
     if shared:  # the most critic updates both reached at a kept checkpoint
         updates = max(shared)
@@ -298,7 +299,11 @@ def long_coverage_claims(coverage_rows: list[dict], last: int, source: str, same
             f"WGAN-GP at {gp_it:,}, GAN at {gan_it:,} generator iterations)", GAN_COLLAPSES,
             "modes covered within 3σ", ("WGAN-GP", at("WGAN-GP", "modes_covered", critic_updates=updates)),
             ("GAN", at("GAN", "modes_covered", critic_updates=updates)),
-            item="none (our experiment: no paper sentence)", digits=1, note=f"({source})", family=C.SECONDARY))
+            item="none (our experiment: no paper sentence)", digits=1, note=f"({source})", family=C.SECONDARY,
+            id="01.gp_covers_more_at_equal_updates.25gaussians_long"))
+    seeds = sorted({int(x) for x in rows.seed})  # these claims' data: the long runs' seeds, not the notebook's
+    for row in out:
+        row["seeds"] = seeds
     return C.settle_with(out, "the paper's scale (gan_toy.py: 100k generator iterations, width 512) and more seeds")
 
 
@@ -317,7 +322,7 @@ def fig1b_claims(slopes: pd.DataFrame, slopes_init: pd.DataFrame, depth: int) ->
             f"|slope| of log10 ‖∂L/∂h‖ per layer over {depth - 1} hidden layers (clipping: {direction})",
             ((f"clip c={c}", sc.abs_slope.tolist()), ("GP", gp)), (sc0.abs_slope.tolist(), gp0),
             item="WGAN-GP Fig. 1(b)", digits=3, family=C.PRIMARY if c == FIG1B_PRIMARY else C.SECONDARY,
-            clamp="; clipping: the initial weights clamped to ±c"))
+            clamp="; clipping: the initial weights clamped to ±c", id=f"01.fig1b_c{c}"))
     return out
 
 
@@ -344,7 +349,7 @@ def claims_of(s: SimpleNamespace) -> tuple[list[dict], dict, dict | None]:
         t = table[table.dataset == ds]
         metrics[ds] = C.summarize(t, "variant", ["modes_reached", "modes_covered", "high_quality_rate"])
         claims += coverage_claims(lambda v, c: t[t.variant == v][c].tolist(), ds,
-                                  settle if ds == "25gaussians" else None, same_opt)
+                                  settle if ds == "25gaussians" else None, same_opt, key=ds)
     metrics["layer_gradient_log10_slope"] = C.summarize(slopes, "method", ["slope"])
     metrics["layer_gradient_log10_slope_at_init"] = C.summarize(s.slopes_init, "method", ["slope"])
     claims += fig1b_claims(slopes, s.slopes_init, s.layer_depth)

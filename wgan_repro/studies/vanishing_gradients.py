@@ -71,7 +71,7 @@ def vanishing_claim(ratio: np.ndarray, ns_ratio: np.ndarray, d_max: int) -> dict
     return C.claim("Minimax generator gradient vanishes as D improves", "gradient → 0 as D → D*",
                    f"‖∇‖ ratio after {d_max} D steps: minimax {ratio.mean():.2e}±{C.sd(ratio):.1e}, non-saturating "
                    f"{ns_ratio.mean():.2e} (n = {len(ratio)} seeds)", result, RULE,
-                   item="Arjovsky & Bottou 2017, Fig. 2")
+                   item="Arjovsky & Bottou 2017, Fig. 2", id="06.minimax_gradient_vanishes")
 
 
 def report(s: SimpleNamespace) -> None:
