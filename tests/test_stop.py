@@ -84,3 +84,48 @@ def test_stopping_run_notebook_stops_its_pool_workers_and_a_rerun_matches(tmp_pa
     _, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-2000:]
     assert json.loads((tmp_path / "results" / "01_toy_mode_collapse" / "metrics.json").read_text()) == uninterrupted
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_ctrl_c_in_a_terminal_gives_lines_not_tracebacks(tmp_path):
+    """A terminal's Ctrl-C signals the whole foreground process group (issue 31): run-notebook, its threads,
+    whatever shares its group. The console gets one line per run that was training (its checkpoint) and the
+    stop's line, exit 130, nothing else; no process of the render is left."""
+    proc = _run_notebook(tmp_path, start_new_session=True)  # its own group, as a terminal's foreground job
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if [h for h in (tmp_path / "runs").rglob("history.jsonl") if h.stat().st_size > 0]:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the render finished before it could be stopped"
+    everything = _descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert proc.returncode == 130, err[-3000:]
+    assert lines and lines[-1].startswith("wgan-repro: stopped (run-notebook)"), err[-3000:]
+    assert all(ln.startswith("wgan-repro: ") and "checkpoint saved" in ln for ln in lines[:-1]), err[-3000:]
+    assert "Traceback" not in err and "Task" not in err and len(lines) <= 1 + 4, err[-3000:]
+    time.sleep(10)
+    assert not [p for p in everything if _alive(p)], "processes of the stopped render are still alive"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_a_kernel_killed_from_outside_is_one_line_and_the_results_stay(tmp_path):
+    """The system's OOM killer (or anyone) SIGKILLs the notebook's kernel: one line saying so, the previous
+    results untouched (issue 32)."""
+    proc = _run_notebook(tmp_path, start_new_session=True)
+    deadline, kernel = time.monotonic() + 300, None
+    while time.monotonic() < deadline and proc.poll() is None and kernel is None:
+        if [h for h in (tmp_path / "runs").rglob("history.jsonl") if h.stat().st_size > 0]:
+            kernel = next((p for p in _descendants(proc.pid)
+                           if "ipykernel" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")), None)
+        time.sleep(0.2)
+    assert kernel is not None, "the kernel was never seen training"
+    os.kill(kernel, signal.SIGKILL)
+    _, err = proc.communicate(timeout=180)
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("01_toy_mode_collapse: ")]
+    assert proc.returncode == 2, err[-3000:]
+    assert "Traceback" not in err and lines[-1].startswith("wgan-repro: error: notebook 01_toy_mode_collapse: its "
+                                                          "kernel died"), err[-3000:]
+    assert not (tmp_path / "results" / "01_toy_mode_collapse").exists()

@@ -194,6 +194,18 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def _quiet_shutdown() -> None:
+    """After a stop, the one line is all: the notebook client's abandoned tasks (a cell interrupted with its kernel)
+    would otherwise print their tracebacks while the interpreter exits (asyncio's 'Task exception was never
+    retrieved'), and multiprocessing's resource tracker its leak warnings."""
+    import logging
+    import warnings
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    logging.getLogger("traitlets").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore")
+
+
 def main(argv: list[str] | None = None) -> int:
     from .config import WganReproError
 
@@ -211,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wgan-repro: error: {e.strerror or e}{where}: {hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        _quiet_shutdown()
         again = ("the same command with resume=true continues it" if args.command == "train" else
                  "running the same command again continues from them")
         print(f"wgan-repro: stopped ({args.command}); finished runs and checkpoints are kept, and {again}",

@@ -199,6 +199,7 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
     """
     import papermill as pm
     from filelock import FileLock, Timeout
+    from nbclient.exceptions import DeadKernelError
 
     params = notebook_parameters(name, profile, overrides, params_file)
     if params["profile"] == "tiny" and Path(results_root).resolve() == (REPO / "results").resolve():
@@ -226,8 +227,10 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
         params.update(out_dir=str(out_dir), runs_dir=str(runs_root / name), results_root=str(results_root))
         output = out_dir / f"{name}.ipynb"
         # the kernel draws inline whatever MPLBACKEND the caller has (CI sets Agg for itself)
-        env_backend = os.environ.get("MPLBACKEND")
+        env_backend, env_warnings = os.environ.get("MPLBACKEND"), os.environ.get("PYTHONWARNINGS")
         os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        # a stopped grid's pool leaves its semaphores to the resource tracker: no warning for that on the console
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [env_warnings, "ignore:resource_tracker:UserWarning"]))
         try:
             pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
                                 kernel_name="python3", cwd=str(REPO), progress_bar=False, log_output=False,
@@ -235,8 +238,11 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
                                 # encryption": a local kernel on loopback) are not the notebook's output
                                 # and the grid's console lines (grid._ConsoleProgress, on the process's own
                                 # stderr) go to this console, not into the page (ipykernel captures fd 2 by default)
+                                # (and a kernel shut down mid-cell by a stop does not print asyncio's pending tasks)
                                 extra_arguments=["--IPKernelApp.log_level=ERROR",
-                                                 "--IPKernelApp.capture_fd_output=False"])
+                                                 "--IPKernelApp.capture_fd_output=False",
+                                                 "--IPKernelApp.exec_lines=import logging; "
+                                                 "logging.getLogger('asyncio').setLevel(logging.CRITICAL)"])
             from .report import embed_figures, export_html, relative_paths, shown_path
 
             relative_paths(output, {str(out_dir): shown_path(results_root / name, REPO),
@@ -255,11 +261,16 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
             raise NotebookFailed(f"notebook {name} failed in cell {e.exec_count}: {e.ename}: "
                                  f"{str(e.evalue).splitlines()[0] if e.evalue else ''} "
                                  f"(previous results in {results_root / name} are unchanged)") from e
+        except DeadKernelError:
+            raise NotebookFailed(f"notebook {name}: its kernel died mid-run (killed from outside, e.g. by the "
+                                 f"system for lack of memory; `dmesg` says); previous results in {results_root / name} "
+                                 "are unchanged, finished runs are kept: run the same command again") from None
         finally:
-            if env_backend is None:
-                os.environ.pop("MPLBACKEND", None)
-            else:
-                os.environ["MPLBACKEND"] = env_backend
+            for key, value in (("MPLBACKEND", env_backend), ("PYTHONWARNINGS", env_warnings)):
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
             shutil.rmtree(staging, ignore_errors=True)
     finally:
         lock.release()
