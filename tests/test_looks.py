@@ -195,3 +195,10 @@ def test_each_claim_id_is_defined_in_its_study_and_nowhere_else_in_the_library()
             assert len(stem) > 6, c["id"]
             homes = [p.name for p, text in sources.items() if stem in text]
             assert len(homes) == 1 and homes[0] != "__init__.py", (c["id"], homes)
+
+
+def test_the_plans_next_look_is_a_later_look_and_earlier_seeds_are_not():
+    first = {"iterations": 500, "seeds": [20, 21, 22]}
+    assert looks.same_run_with_more_seeds(first, {"iterations": 500, "seeds": [23, 24, 25, 26, 27]}, PLAN)
+    assert not looks.same_run_with_more_seeds(first, {"iterations": 500, "seeds": [0, 1, 2, 3, 4]}, PLAN)
+    assert not looks.same_run_with_more_seeds(first, {"iterations": 900, "seeds": [23, 24, 25, 26, 27]}, PLAN)

@@ -40,6 +40,7 @@ from .device import runs_per_gpu
 from .fidelity import ScoringSpec
 from .presets import config_from_dict
 from .rundir import code_hash, finished, load_run
+from .cluster import run_ray
 from .work import _train_group, _train_one, score_cached, score_run  # noqa: F401 (score_run: grid's API too)
 
 EXECUTORS = ("auto", "inprocess", "pool", "ray")
@@ -189,7 +190,7 @@ def run_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: 
     console = _ConsoleProgress(desc, kind, len(configs), len(configs) - len(pending), progress)
     try:
         if pending:
-            runner = {"inprocess": _run_inprocess, "pool": _run_pool, "ray": _run_ray}[kind]
+            runner = {"inprocess": _run_inprocess, "pool": _run_pool, "ray": run_ray}[kind]
             runner(pending, lambda: (bar.update(), console.update()), workers=workers, per_gpu=per_gpu,
                    ray_address=ray_address, scoring=scoring)
     finally:
@@ -289,69 +290,3 @@ def _stop_pool(pool) -> None:
 
 
 # what a Ray worker needs from the driver's environment (workers inherit `ray start`'s, not ours)
-RAY_ENV = ("WGAN_REPRO_DATA", "WGAN_REPRO_CACHE", "WGAN_REPRO_OFFLINE", "MPLBACKEND")
-
-
-def _sees(path: str, token: str) -> bool:
-    """On a worker: the driver's marker file is there (the run folders are on a shared file system)."""
-    try:
-        return Path(path).read_text() == token
-    except OSError:
-        return False
-
-
-def _run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None, **_):
-    try:
-        import ray
-    except ImportError as e:
-        raise ConfigError("executor='ray' is not allowed here: ray is not installed "
-                          "(pip install -e '.[ray]')") from e
-    address = ray_address or os.environ.get("RAY_ADDRESS")
-    started = not ray.is_initialized()
-    if started:
-        env = {k: os.environ[k] for k in RAY_ENV if k in os.environ}
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": env} if env else None)
-        except Exception as e:  # e.g. AuthenticationError from a head with token authentication
-            raise ConfigError(f"ray_address={address!r} is not allowed: Ray refused the connection "
-                              f"({type(e).__name__}: {str(e).splitlines()[0][:300]})") from None
-    refs = []
-    try:
-        _check_shared_folders(ray, pending)
-        gpus = 1.0 / per_gpu if ray.cluster_resources().get("GPU", 0) > 0 else 0
-        task = ray.remote(num_cpus=1, num_gpus=gpus)(_train_one)
-        refs = [task.remote(c.to_dict(), scoring) for c in pending]
-        while refs:
-            done, refs = ray.wait(refs, num_returns=1)
-            ray.get(done)
-            advance()
-    finally:
-        for ref in refs:  # a stopped or failed driver leaves no task running on the cluster
-            ray.cancel(ref, force=True)
-        if started:
-            ray.shutdown()
-
-
-def _check_shared_folders(ray, pending) -> None:
-    """Ray workers write the run folders where the driver reads them: that needs one file system
-    (a single machine, or a shared one mounted at the same path). Checked before any training."""
-    import secrets
-
-    root = Path(pending[0].out_dir).parent
-    root.mkdir(parents=True, exist_ok=True)
-    marker, token = root / f".ray-check-{os.getpid()}", secrets.token_hex(8)
-    marker.write_text(token)
-    try:
-        nodes = [n for n in ray.nodes() if n.get("Alive")]
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        check = ray.remote(num_cpus=0)(_sees)
-        seen = ray.get([check.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-                        .remote(str(marker), token) for n in nodes])
-    finally:
-        marker.unlink(missing_ok=True)
-    blind = [n["NodeManagerAddress"] for n, ok in zip(nodes, seen) if not ok]
-    if blind:
-        raise ConfigError(f"executor='ray' is not allowed here: Ray nodes {', '.join(blind)} do not see {root}; "
-                          f"the run folders need a file system shared by the driver and every node, at the same path")

@@ -174,13 +174,16 @@ def _settings(details: dict) -> dict:
     return {k: v for k, v in details.items() if k != "seeds" and isinstance(v, (str, int, float, bool))}
 
 
-def same_run_with_more_seeds(pipeline: dict, measurement: dict) -> bool:
+def same_run_with_more_seeds(pipeline: dict, measurement: dict, plan: Plan | None = None) -> bool:
     """The measurement's details record the pipeline's settings (every scalar field both record, seeds
-    aside) and a strict superset of its seeds."""
+    aside) and either a strict superset of its seeds or a later look of the plan (its next seeds)."""
     mine, theirs = _settings(pipeline), _settings(measurement)
     shared = set(mine) & set(theirs)
-    return (all(mine[k] == theirs[k] for k in shared) and "iterations" in shared
-            and set(pipeline.get("seeds", [])) < set(measurement.get("seeds", [])))
+    if not (all(mine[k] == theirs[k] for k in shared) and "iterations" in shared):
+        return False
+    ours, later = set(pipeline.get("seeds", [])), set(measurement.get("seeds", []))
+    k_ours, k_later = (plan.look(ours), plan.look(later)) if plan else (None, None)
+    return ours < later or (k_ours is not None and k_later is not None and k_later > k_ours)
 
 
 def second_look(claim: dict, measurement_claim: dict, shown: str, seeds: int | None = None) -> dict:
@@ -188,8 +191,9 @@ def second_look(claim: dict, measurement_claim: dict, shown: str, seeds: int | N
     how many it ran, for claims whose statistic is not a two-arm test)."""
     stats = measurement_claim.get("stats") if isinstance(measurement_claim.get("stats"), dict) else {}
     p = stats.get("p")
+    boundary = (claim.get("look") or {}).get("boundary") or POCOCK[2]  # the plan's (two looks where there is none)
     look = {"measurement": shown, "verdict": measurement_claim["verdict"], "n": stats.get("n"), "p": p,
-            "seeds": seeds, "pocock_boundary": POCOCK[2]}
+            "seeds": seeds, "pocock_boundary": boundary}
     if isinstance(p, (int, float)) and math.isfinite(p):
         look["passes_pocock"] = p < POCOCK[2]
     mine = (claim.get("look") or {}).get("declaration")
@@ -210,8 +214,8 @@ def add_second_looks(results_root: str | Path, rows: list[dict]) -> list[dict]:
         pipeline = root / path.parent.name / "details.json"
         if not pipeline.is_file():
             continue
-        measurement = json.loads(path.read_text())
-        if not same_run_with_more_seeds(json.loads(pipeline.read_text()), measurement):
+        measurement, first = json.loads(path.read_text()), json.loads(pipeline.read_text())
+        if not same_run_with_more_seeds(first, measurement, PLANS.get((path.parent.name, first.get("profile")))):
             continue
         shown = str(Path(root.name) / path.parent.relative_to(root))
         for c in measurement.get("claims", []):
