@@ -285,7 +285,7 @@ def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: lis
                           + f" --n-samples {args.n_samples} --n-reference {args.n_reference}"}
     headline = {f"kid_{key}": get(arm).kid.mean() * 1e3 for key, arm in
                 (("gp", "WGAN-GP"), ("clip", "WGAN (clip)"), ("gp_rmsprop", "WGAN-GP (RMSProp)"), ("dcgan", "DCGAN"))}
-    C.write_metrics(out, details, {"iteration": at, **headline})
+    C.write_metrics(out, details, {"iteration": at, **headline}, declared=False)  # no look plan: shown, not counted
     # KID against generator iterations and against the runs' wall-clock
     sns.set_theme(style="whitegrid", context="notebook")
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))

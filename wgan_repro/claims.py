@@ -340,14 +340,15 @@ def _clean(x):
     return x
 
 
-def write_metrics(out_dir: str | Path, details: dict, headline: dict | None = None) -> Path:
+def write_metrics(out_dir: str | Path, details: dict, headline: dict | None = None, declared: bool = True) -> Path:
     """results/<notebook>/metrics.json: the few flat headline numbers the verdicts use (what
     `dvc metrics show` prints); details.json beside it: everything, claims included, each with its
-    declaration and look recorded (`looks.declare`: a verdict outside the look plan is not counted).
-    NaN/inf are written as null."""
+    declaration and look recorded (`looks.declare`: a verdict outside the look plan is not counted; declared=False
+    for files that gather claims decided elsewhere: the scorecard, the GPU records' page). NaN/inf are written as
+    null."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if details.get("claims"):
+    if declared and details.get("claims"):
         declare(details, out_dir)
     (out_dir / "details.json").write_text(json.dumps(_clean(details), indent=2) + "\n")
     flat = {k: v for k, v in (headline or {}).items() if not isinstance(v, (dict, list))}
