@@ -490,3 +490,19 @@ def test_compact_png_keeps_every_pixel_and_drops_bytes(tmp_path):
             assert np.array_equal(np.asarray(im.convert("RGBA")), pixels), name
         assert (tmp_path / name).stat().st_size <= before
     assert Image.open(tmp_path / "few.png").mode == "P"
+
+
+def test_a_cached_score_is_keyed_by_the_reference_data_it_was_scored_against(tmp_path, monkeypatch):
+    """Change a reference image (or point at another data root): the score cache key changes (issue 32)."""
+    from tests.conftest import make_tiny_datasets
+    from wgan_repro.fidelity import ScoringSpec, score_key
+
+    root = make_tiny_datasets(tmp_path / "data", n_mnist=16, n_cifar_per_class=1)
+    monkeypatch.setenv("WGAN_REPRO_DATA", str(root))
+    monkeypatch.setenv("WGAN_REPRO_OFFLINE", "1")
+    spec = ScoringSpec("cifar10-train", 32, 10, 10, False, False)
+    before = score_key(spec, [{"iteration": 1, "sha256": "x"}])
+    assert score_key(spec, [{"iteration": 1, "sha256": "x"}]) == before
+    png = sorted((root / "cifar10" / "train").glob("*/*.png"))[0]
+    png.write_bytes(png.read_bytes() + b"\0")  # another file content (size): other reference data
+    assert score_key(spec, [{"iteration": 1, "sha256": "x"}]) != before

@@ -20,7 +20,7 @@ import torch
 
 from .config import ConfigError, WganReproError
 from .device import available_memory, resolve_device
-from .data import load_image_tensor, source_key
+from .data import files_manifest, load_image_tensor, source_key
 from .files import cache_dir, cached_tensor
 from .inception import EXTRACTOR, LOGITS, extract, make_extractor, offline_weights, standard_weights
 
@@ -67,20 +67,22 @@ def reference_images(reference: str, image_size: int, n: int | None, data_root=N
     return images
 
 
+def reference_tag(reference: str, data_root=None) -> str:
+    """What a reference's images are read from: a named split with its source files' manifest (`data.source_key`),
+    or an image folder's manifest. Reference features and every cached score are keyed by it."""
+    if reference in REFERENCES:
+        return f"{reference}-{source_key(REFERENCES[reference], data_root)}"
+    folder = Path(reference)
+    return "folder-" + files_manifest(sorted(p for p in folder.rglob("*") if p.is_file()), folder)
+
+
 def reference_features(reference: str, image_size: int, n: int | None = 10_000, data_root=None,
                        device: str = "auto", batch_size: int = 50, progress: bool = True) -> torch.Tensor:
     """2048-d features of a reference split, cached by (reference, the data it was read from, size, n, weights
     hash): a named split carries its source files' manifest (`data.source_key`), an image folder a manifest of
     its files, so other data never gets these features."""
     weights, digest = offline_weights()
-    if reference in REFERENCES:
-        tag = f"{reference}-{source_key(REFERENCES[reference], data_root)}"
-    else:
-        h = hashlib.sha256()
-        for f in sorted(p for p in Path(reference).rglob("*") if p.is_file()):
-            st = f.stat()
-            h.update(f"{f.relative_to(reference)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        tag = "folder-" + h.hexdigest()[:12]
+    tag = reference_tag(reference, data_root)
     path = cache_dir() / "fidelity" / f"ref-{tag}-{image_size}px-n{n or 'all'}-w{digest[:12]}-{EXTRACTOR}.pt"
 
     def build() -> torch.Tensor:
@@ -214,10 +216,12 @@ def score(samples, reference: str = "cifar10-train", n_reference: int | None = 1
 
 def score_key(spec: ScoringSpec, checkpoints: list[dict]) -> str:
     """Cache key of a run's scores: the spec, what each checkpoint holds (iteration and content
-    hash: a resumed or retrained run never gets the old scores) and how scores are computed."""
+    hash: a resumed or retrained run never gets the old scores), the reference data they were scored
+    against (its manifest) and how scores are computed."""
     _, digest = offline_weights()
     key = dict(spec.as_dict(), checkpoints=checkpoints, weights=digest, extractor=EXTRACTOR,
-               fid="eigenvalues-below-2048")  # `_fid`'s route; see its docstring
+               fid="eigenvalues-below-2048",  # `_fid`'s route; see its docstring
+               reference_data=reference_tag(spec.reference))  # other reference images: other scores
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
