@@ -63,17 +63,12 @@ def source_key(name: str, data_root=None) -> str:
     source files, so derived entries (extracted archives, image tensors, reference features) are keyed by what
     they were made from, not by the folder's path. 'none' when the files are not there."""
     root = resolve_data_root(data_root)
+    h = hashlib.sha256(name.encode())
     files = _source_files(name, root)
-    return files_manifest(files, root, name) if files else "none"
-
-
-def files_manifest(files, root: Path, salt: str = "") -> str:
-    """12 hex digits of a manifest of `files` (path relative to `root`, size, mtime): what derived data is keyed by."""
-    h = hashlib.sha256(salt.encode())
     for f in files:
         st = f.stat()
         h.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:12]
+    return h.hexdigest()[:12] if files else "none"
 
 
 def _load_mnist_like(name: str, root: Path, download: bool) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch
 
 from .config import ConfigError, WganReproError
 from .device import available_memory, resolve_device
-from .data import files_manifest, load_image_tensor, source_key
+from .data import load_image_tensor, source_key
 from .files import cache_dir, cached_tensor
 from .inception import EXTRACTOR, LOGITS, extract, make_extractor, offline_weights, standard_weights
 
@@ -72,8 +72,11 @@ def reference_tag(reference: str, data_root=None) -> str:
     or an image folder's manifest. Reference features and every cached score are keyed by it."""
     if reference in REFERENCES:
         return f"{reference}-{source_key(REFERENCES[reference], data_root)}"
-    folder = Path(reference)
-    return "folder-" + files_manifest(sorted(p for p in folder.rglob("*") if p.is_file()), folder)
+    folder, h = Path(reference), hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):  # as data.source_key (data.py is training code)
+        st = f.stat()
+        h.update(f"{f.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return "folder-" + h.hexdigest()[:12]
 
 
 def reference_features(reference: str, image_size: int, n: int | None = 10_000, data_root=None,
