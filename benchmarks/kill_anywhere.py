@@ -65,7 +65,9 @@ def sweep(case: str, kills: int, root: Path, rng: random.Random) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     clean = root / f"{case}-clean"
     t0 = time.perf_counter()
-    subprocess.run(_cmd(case, clean, False), cwd=REPO, env=env, check=True, capture_output=True)
+    done = subprocess.run(_cmd(case, clean, False), cwd=REPO, env=env, capture_output=True, text=True)
+    if done.returncode != 0:  # e.g. MNIST without WGAN_REPRO_DATA: the train command's own line
+        raise SystemExit(f"{case}: {done.stderr.strip().splitlines()[-1]}")
     seconds = time.perf_counter() - t0
     reference = fingerprint(clean)
     killed, out, done, at = 0, root / f"{case}-killed", False, []
@@ -100,13 +102,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    rows = []
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "kill_anywhere.json"
+    kept = json.loads(path.read_text())["rows"] if path.is_file() else []  # other cases' rows of an earlier sweep
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases.split(","):
-            rows.append(sweep(case, args.kills, Path(tmp), rng))
-            print(json.dumps(rows[-1]), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "kill_anywhere.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2) + "\n")
+            row = {**sweep(case, args.kills, Path(tmp), rng), "machine": machine()}
+            kept = [r for r in kept if r["case"] != case] + [row]
+            path.write_text(json.dumps({"rows": kept}, indent=2) + "\n")  # after each case: a crash keeps the rest
+            print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

@@ -191,13 +191,16 @@ def glance_markdown(rows: list[dict], results_root: str | Path) -> str:
     verdicts = [r["verdict"] for r in rows]
     n = {v: verdicts.count(v) for v in (REPRODUCED, NOT_REPRODUCED, UNRESOLVED, CLOSED_FORM, AT_INIT)}
     secondary = sum(r["verdict"] == REPRODUCED and r.get("family") == SECONDARY for r in rows)
+    uncounted = sum(r["verdict"] == UNRESOLVED and not (r.get("look") or {}).get("counted") for r in rows)
     lines += ["", f"**Reproduced:** {n[REPRODUCED] - secondary} primary claims of {len(rows)} at the quick profile, "
               f"after Holm's correction over the primary family, and {secondary} secondary readouts (outside the "
               "family, uncorrected: our extensions or other readouts of a primary claim's data). "
               f"**Not reproduced:** {n[NOT_REPRODUCED]}. **Needs the papers' "
-              f"scale:** {n[UNRESOLVED]} claims are not resolved by the quick profile's short runs (each names what "
-              f"would settle it in [the scorecard](docs/scorecard.md)); {n[CLOSED_FORM]} are closed forms and "
-              f"{n[AT_INIT]} effects present at initialisation, shown, not counted."]
+              f"scale:** {n[UNRESOLVED] - uncounted} claims are not resolved by the quick profile's short runs (each "
+              f"names what would settle it in [the scorecard](docs/scorecard.md)). **Not counted:** {uncounted} "
+              "verdicts from renders that predate the recorded declarations, or from data their rule had already "
+              f"seen (shown as computed in the scorecard); {n[CLOSED_FORM]} are closed forms and {n[AT_INIT]} effects "
+              "present at initialisation, shown, not counted."]
     return "\n".join(lines)
 
 
