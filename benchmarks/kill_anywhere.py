@@ -61,6 +61,13 @@ def fingerprint(out: Path) -> dict:
             "iteration": state["iteration"], "history_rows": len(history)}
 
 
+def _rows(out: Path) -> int:
+    try:
+        return (out / "history.jsonl").read_bytes().count(b"\n")
+    except OSError:
+        return 0
+
+
 def sweep(case: str, kills: int, root: Path, rng: random.Random) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     clean = root / f"{case}-clean"
@@ -70,12 +77,19 @@ def sweep(case: str, kills: int, root: Path, rng: random.Random) -> dict:
         raise SystemExit(f"{case}: {done.stderr.strip().splitlines()[-1]}")
     seconds = time.perf_counter() - t0
     reference = fingerprint(clean)
+    iterations = reference["iteration"]
     killed, out, done, at = 0, root / f"{case}-killed", False, []
     while not done:
         proc = subprocess.Popen(_cmd(case, out, resume=out.exists()), cwd=REPO, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if killed < kills:
-            time.sleep(rng.uniform(0.5, max(1.0, seconds / 4)))  # start-up included: some kills land before a step
+            # after this process has logged at least one more iteration (start-up alone is not "anywhere"),
+            # then at a random moment within about the next few iterations: mid-step or mid-checkpoint
+            rows = _rows(out)
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and _rows(out) <= rows and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, max(0.2, 3 * seconds / iterations)))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
@@ -105,11 +119,18 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "kill_anywhere.json"
     kept = json.loads(path.read_text())["rows"] if path.is_file() else []  # other cases' rows of an earlier sweep
+    for r in kept:  # rows of the first format carried their machine whole
+        if isinstance(r.get("machine"), dict):
+            r["date"] = r.pop("machine")["date"]
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases.split(","):
-            row = {**sweep(case, args.kills, Path(tmp), rng), "machine": machine()}
+            m = machine()
+            row = {**sweep(case, args.kills, Path(tmp), rng), "date": m["date"]}
             kept = [r for r in kept if r["case"] != case] + [row]
-            path.write_text(json.dumps({"rows": kept}, indent=2) + "\n")  # after each case: a crash keeps the rest
+            notes = ("SIGKILL at random moments, resume=true after each, against an uninterrupted run of the same "
+                     "config (checkpoint every iteration, threads=2): identical_* compare sha256 of the final "
+                     "weights, optimiser and data-stream states, and of the history without its clocks")
+            path.write_text(json.dumps({"machine": m, "notes": notes, "rows": kept}, indent=2) + "\n")
             print(json.dumps(row), flush=True)
 
 
