@@ -38,8 +38,11 @@ def run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None, *
         except Exception as e:  # e.g. AuthenticationError from a head with token authentication
             why = str(e).splitlines()[0][:300] if str(e) else ""
             hint = ""
-            if type(e).__name__ == "AuthenticationError" or "auth" in why.lower() or "token" in why.lower():
-                hint = ("; the head wants its token: " + (
+            # something answered at the address (_check_listening): a refused connection is most often the token
+            # (Ray reports a token it rejects as "Failed to connect")
+            if (type(e).__name__ in ("AuthenticationError", "ConnectionError") or "auth" in why.lower()
+                    or "token" in why.lower() or "failed to connect" in why.lower()):
+                hint = ("; if the head uses token authentication: " + (
                     f"the driver's ({token}) is not the head's: give this driver the token `ray get-auth-token` "
                     "prints on the head" if token else
                     "this driver has none: set RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token) to "
