@@ -1,6 +1,7 @@
 """Studies decide their declared claims from run records (small fixed tables, no training)."""
 import pandas as pd
 import pytest
+import torch
 
 from wgan_repro import claims as C, coverage
 from wgan_repro.experiments import fig3_arms
@@ -184,3 +185,35 @@ def test_wgan_43_no_collapse_reads_every_wgan_arms_class_histogram():
     assert collapsed["verdict"] == C.NOT_REPRODUCED and "MLP 1.7±0.6" in collapsed["ours"]
     noise = S02.no_collapse_claim(table([1, 2, 2], 0.2), archs)  # few classes but unconfident: noise, not collapse
     assert noise["verdict"] == C.UNRESOLVED and noise["rule"] == S02.NO_COLLAPSE_RULE
+
+
+def test_02_convergence_precondition_reads_the_last_quarter_and_makes_a_collapse_unresolved():
+    from wgan_repro.studies import generator_architectures as S02
+
+    archs = ["DCGAN", "constant filters, no BN", "MLP"]
+    table = pd.DataFrame([{"variant": f"{a} / WGAN", "seed": s, "classes_covered": 1 if a == "MLP" else 10,
+                           "mean_confidence": 0.9} for a in archs for s in range(3)])
+
+    def checkpoints(mlp_last):  # scores at 4 checkpoints; the MLP arm's last one varies
+        return pd.DataFrame([{"variant": f"{a} / WGAN", "seed": s, "iteration": it,
+                              "classifier_score": (mlp_last if (a == "MLP" and it == 2000) else 2.0) + 0.01 * s}
+                             for a in archs for s in range(3) for it in (500, 1000, 1500, 2000)])
+
+    settled = S02.converged(checkpoints(2.1), *(f"{a} / WGAN" for a in archs))
+    assert settled["holds"] and "iterations 1500 → 2000" in settled["measured"]
+    moving = S02.converged(checkpoints(2.5), *(f"{a} / WGAN" for a in archs))  # +25% over the last quarter
+    assert not moving["holds"] and "MLP / WGAN 2.01 → 2.51" in moving["measured"]
+    assert S02.no_collapse_claim(table, archs, settled)["verdict"] == C.NOT_REPRODUCED
+    unresolved = S02.no_collapse_claim(table, archs, moving)
+    assert unresolved["verdict"] == C.UNRESOLVED and unresolved["precondition"]["what"] == moving["what"]
+
+
+def test_a_sample_grid_reads_back_as_the_images_it_was_saved_from(tmp_path):
+    from wgan_repro.plots import read_image_grid, save_image_grid
+
+    images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)).mul(2).sub(1)
+    path = save_image_grid(tmp_path / "iter_000100.png", images)
+    back = read_image_grid(path, 28)
+    assert back.shape == images.shape and (back - images).abs().max() <= 2 / 255 + 1e-6
+    with pytest.raises(ValueError, match="not 8 columns of 32-px images"):
+        read_image_grid(path, 32)

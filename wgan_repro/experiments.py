@@ -234,3 +234,19 @@ def class_scores(trained: dict[tuple[str, int], TrainResult], classifier, n: int
     return pd.DataFrame([{"variant": name, "seed": seed,
                           **class_histogram(classifier, sample_generator(r.generator, n, seed=1000 + seed))}
                          for (name, seed), r in trained.items()])
+
+
+def checkpoint_class_scores(trained: dict[tuple[str, int], TrainResult], classifier, image_size: int) -> pd.DataFrame:
+    """The digit classifier on every run's fixed-noise sample grids over training (the run records
+    `sample_every` wrote: 64 samples each, read back from the PNG): one row per (variant, seed, iteration)
+    with `classifier.class_histogram`'s fields. What a convergence check reads without the weights."""
+    from .classifier import class_histogram
+    from .plots import read_image_grid
+    from .rundir import sample_figures
+
+    rows = []
+    for (name, seed), r in trained.items():
+        for iteration, path in sample_figures(r.out_dir):
+            rows.append({"variant": name, "seed": seed, "iteration": iteration,
+                         **class_histogram(classifier, read_image_grid(path, image_size))})
+    return pd.DataFrame(rows)

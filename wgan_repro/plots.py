@@ -21,6 +21,26 @@ def save_image_grid(path: str | Path, images: torch.Tensor, nrow: int = 8) -> Pa
     return path
 
 
+def read_image_grid(path: str | Path, image_size: int, channels: int = 1, nrow: int = 8,
+                    padding: int = 2) -> torch.Tensor:
+    """The inverse of `save_image_grid`: the PNG's cells back as images in [-1, 1], (B, channels, S, S), in
+    the order they were written (8-bit: within 1/255 of what was saved). A grid whose size does not fit
+    `image_size` and `padding` is a ValueError naming the file."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        grid = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    step = image_size + padding
+    rows, cols = (grid.shape[0] - padding) / step, (grid.shape[1] - padding) / step
+    if rows != int(rows) or cols != int(cols) or int(cols) != nrow:
+        raise ValueError(f"{path}: a {grid.shape[1]}x{grid.shape[0]} grid is not {nrow} columns of "
+                         f"{image_size}-px images with {padding}-px padding")
+    at = [padding + i * step for i in range(max(int(rows), nrow))]
+    cells = [grid[at[r]:at[r] + image_size, at[c]:at[c] + image_size] for r in range(int(rows)) for c in range(nrow)]
+    images = torch.from_numpy(np.stack(cells)).permute(0, 3, 1, 2)[:, :channels]
+    return images.mul(2).sub(1)
+
+
 def image_grid_array(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
     """images in [-1, 1] -> (H, W, 3) float array for imshow."""
     from torchvision.utils import make_grid

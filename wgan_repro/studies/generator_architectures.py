@@ -7,9 +7,10 @@ iterations and every 500th, else 5: the code behind WGAN Figs. 5-7; the GAN rows
 reads quality and collapse.
 
 Declared 2026-12-02 (issue 29), before the runs it judges: the warm-up restored (earlier looks ran without it), the
-WGAN §4.3 claim added (`no_collapse_claim`, its rule `NO_COLLAPSE_RULE`), and the quick profile moved to new seeds
-(3, 4, 5) so that these verdicts are a new look rather than a re-read of seeds 0-2 (whose first look, without the
-warm-up, found the MLP row's WGAN in about 1.7 classes).
+WGAN §4.3 claim added (`no_collapse_claim`, its rule `NO_COLLAPSE_RULE`). Seeds 3-5 were a look under that
+declaration; a convergence precondition (`converged`) was then added, so every claim's declaration changed and look 1
+of its plan runs on new seeds (20-22): an arm that is still changing over the last quarter of training decides
+nothing (issue 29: no "not reproduced" from an arm that has not converged).
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ NO_COLLAPSE_RULE = (f"reproduced when every WGAN arm's samples cover ≥ {COVERE
                     f"classifier is confident on its samples (mean confidence ≥ {CONFIDENT} in every seed: a few "
                     "digits, not noise); otherwise not resolved at this scale (declared 2026-12-02, before seeds 3-5 "
                     "ran)")
+SETTLING = 0.10  # the convergence precondition's allowed relative change over the last quarter of training
 
 
 def arms(scale: dict, mlp_dim: int) -> dict[str, dict]:
@@ -63,18 +65,21 @@ def run(dataset: str, image_size: int, iterations: int, dim: int, mlp_dim: int, 
     trained, table = E.compare(variants, seeds, runs_dir,  # each run is scored where it trained
                                E.scoring_spec(f"{dataset}-train", image_size, n_samples, n_reference))
     digits = dataset in ("mnist", "fashion-mnist")  # the classifier exists for these; other data: KID alone
+    checkpoints = None
     if digits:
         from ..classifier import load_classifier
 
         classifier, classifier_accuracy = load_classifier(dataset)
         table = table.merge(E.class_scores(trained, classifier, n_classified), on=["variant", "seed"])
+        checkpoints = E.checkpoint_class_scores(trained, classifier, image_size)
         display(Markdown(f"The digit classifier's accuracy on {dataset}'s 10,000 test images: "
                          f"**{classifier_accuracy:.2%}**."))
     scored = (["classes_covered", "class_entropy_bits", "classifier_score", "mean_confidence", "kid"] if digits
               else ["kid", "fid"])
     s = SimpleNamespace(dataset=dataset, iterations=iterations, dim=dim, mlp_dim=mlp_dim, seeds=seeds,
                         n_samples=n_samples, n_classified=n_classified, profile=profile, out_dir=out_dir, save=save,
-                        variants=variants, archs=archs, trained=trained, table=table, digits=digits, scored=scored)
+                        variants=variants, archs=archs, trained=trained, table=table, digits=digits, scored=scored,
+                        checkpoints=checkpoints)
     return s, table.groupby("variant", sort=False)[scored].agg(["mean", "std"]).round(4)
 
 
@@ -138,6 +143,16 @@ def _class_figures(s: SimpleNamespace, t: pd.DataFrame) -> None:
     fig.suptitle(f"Collapse and quality as the digit classifier reads them (mean ± sd over {len(seeds)} seeds)",
                  y=1.02)
     s.save(fig, "collapse.png")
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    sns.lineplot(data=s.checkpoints, x="iteration", y="classifier_score", hue="variant", units="seed",
+                 estimator=None, lw=0.7, alpha=0.5, legend=False, ax=ax)
+    sns.lineplot(data=s.checkpoints, x="iteration", y="classifier_score", hue="variant", errorbar=None, lw=2.2,
+                 marker="o", ax=ax)
+    ax.set_ylabel("classifier score (1–10)")
+    ax.set_title(f"Each arm's 64 fixed-noise samples over training (thin: seeds; thick: mean of {len(seeds)}): the "
+                 f"convergence precondition reads the last two points", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    s.save(fig, "classifier_score_over_training.png")
     by = table.groupby("variant", sort=False)
     display(Markdown("**What the figures show.** The class histograms: " + "; ".join(
         f"{v}: {r.classes_covered:.1f} classes, {r.class_entropy_bits:.2f} bits, classifier score "
@@ -148,7 +163,23 @@ def _class_figures(s: SimpleNamespace, t: pd.DataFrame) -> None:
         "are the classifier's reading of noise, not modes a generator has chosen."))
 
 
-def no_collapse_claim(table: pd.DataFrame, archs: list[str]) -> dict:
+def converged(checkpoints: pd.DataFrame, *names: str) -> dict:
+    """Precondition: each named arm's quality settled. The classifier score of its 64 fixed-noise samples, mean over
+    seeds, changed by less than SETTLING (relative) between its last two sample checkpoints (the last quarter of
+    training at the quick profile's sample_every)."""
+    moved = {}
+    for v in names:
+        by = checkpoints[checkpoints.variant == v].groupby("iteration").classifier_score.mean().sort_index()
+        (i0, a), (i1, b) = list(by.items())[-2:]
+        moved[v] = (i0, i1, a, b, abs(b - a) / a)
+    return C.precondition(f"the compared arms converged: each arm's classifier score on its 64 fixed-noise samples "
+                          f"(mean over seeds) changed by less than {SETTLING:.0%} over its last two sample checkpoints",
+                          all(m[4] < SETTLING for m in moved.values()),
+                          "; ".join(f"{v} {a:.2f} → {b:.2f} (iterations {i0} → {i1}, moved {m:.0%})"
+                                    for v, (i0, i1, a, b, m) in moved.items()))
+
+
+def no_collapse_claim(table: pd.DataFrame, archs: list[str], requires: dict | None = None) -> dict:
     """WGAN §4.3's sentence, read by the digit classifier's class histogram of every WGAN arm (NO_COLLAPSE_RULE)."""
     per = {a: table[table.variant == f"{a} / WGAN"] for a in archs}
     covered = all((t.classes_covered >= COVERED).all() for t in per.values())
@@ -159,12 +190,13 @@ def no_collapse_claim(table: pd.DataFrame, archs: list[str]) -> dict:
         f"{a} {C.mean_sd_text(t.classes_covered, 1)} (mean confidence {C.mean_sd_text(t.mean_confidence, 2)})"
         for a, t in per.items()) + f" (n = {min(len(t) for t in per.values())} seeds each)"
     return C.claim("WGAN shows no mode collapse with any of the three generators (digit classes covered)", WGAN_43,
-                   ours, result, NO_COLLAPSE_RULE, item="WGAN §4.3", id="02.no_collapse")
+                   ours, result, NO_COLLAPSE_RULE, item="WGAN §4.3", id="02.no_collapse", requires=requires)
 
 
-def claims_of(table: pd.DataFrame, digits: bool) -> list[dict]:
+def claims_of(table: pd.DataFrame, digits: bool, checkpoints: pd.DataFrame | None = None) -> list[dict]:
     """With the classifier, the paper's quantities: Fig. 6 says the GAN fails (quality), Fig. 7 that it
-    collapses (diversity); without it KID ranks the samples and collapse is not measured."""
+    collapses (diversity), each decided where its arms converged (`converged`, read from `checkpoints`:
+    `experiments.checkpoint_class_scores`); without it KID ranks the samples and collapse is not measured."""
     get = lambda v, c="kid": table[table.variant == v][c].tolist()  # noqa: E731
     claims = []
     if digits:
@@ -175,6 +207,7 @@ def claims_of(table: pd.DataFrame, digits: bool) -> list[dict]:
             "GAN fails, WGAN still works (Fig. 6)", "classifier score (1–10)",
             ("WGAN", get(f"{const} / WGAN", "classifier_score")), ("GAN", get(f"{const} / GAN", "classifier_score")),
             item="WGAN Fig. 6", id="02.fig6_classifier_score",
+            requires=converged(checkpoints, f"{const} / WGAN", f"{const} / GAN"),
             note=f"(classes covered: WGAN {C.mean_sd_text(get(f'{const} / WGAN', 'classes_covered'), 1)}, "
                  f"GAN {C.mean_sd_text(get(f'{const} / GAN', 'classes_covered'), 1)} of 10)"))
         claims.append(C.compared_claim(
@@ -183,11 +216,13 @@ def claims_of(table: pd.DataFrame, digits: bool) -> list[dict]:
             "class entropy (bits, 3.32 = uniform)",
             ("WGAN", get(f"{mlp} / WGAN", "class_entropy_bits")), ("GAN", get(f"{mlp} / GAN", "class_entropy_bits")),
             item="WGAN Fig. 7", id="02.fig7_class_entropy",
+            requires=converged(checkpoints, f"{mlp} / WGAN", f"{mlp} / GAN"),
             note=f"(classes covered: WGAN {C.mean_sd_text(get('MLP / WGAN', 'classes_covered'), 1)}, "
                  f"GAN {C.mean_sd_text(get('MLP / GAN', 'classes_covered'), 1)} of 10; classifier score: WGAN "
                  f"{C.mean_sd_text(get('MLP / WGAN', 'classifier_score'), 2)}, GAN "
                  f"{C.mean_sd_text(get('MLP / GAN', 'classifier_score'), 2)})"))
-        claims.append(no_collapse_claim(table, list(SHORT)))
+        claims.append(no_collapse_claim(table, list(SHORT),
+                                        converged(checkpoints, *(f"{a} / WGAN" for a in SHORT))))
     else:
         for a, figure in (("constant filters, no BN", "Fig. 6"), ("MLP", "Fig. 7")):
             claims.append(C.compared_claim(
@@ -203,7 +238,7 @@ def report(s: SimpleNamespace) -> None:
     """The claims, metrics.json / details.json, the verdict table."""
     table, digits = s.table, s.digits
     get = lambda v, c="kid": table[table.variant == v][c].tolist()  # noqa: E731
-    claims = claims_of(table, digits)
+    claims = claims_of(table, digits, s.checkpoints)
     metrics = {"profile": s.profile, "seeds": s.seeds, "iterations": s.iterations, "dataset": s.dataset,
                "n_samples": s.n_samples, **C.summarize(table, "variant", s.scored + (["fid"] if digits else [])),
                "claims": claims}
@@ -226,7 +261,8 @@ def report(s: SimpleNamespace) -> None:
                      + ("\n\n**Reading the classifier.** A class counts as covered when it holds ≥ 5% of a generator's "
                         "samples. Noise can spread over many classes with low confidence, so the class count and "
                         "entropy say little without the classifier score (low for noise and for collapse alike) and "
-                        "the samples above." if digits else "")))
+                        "the samples above." if digits else "") + C.unmet_preconditions_markdown(claims)))
 
 
-__all__ = ["NO_COLLAPSE_RULE", "OBJECTIVES", "arms", "claims_of", "figures", "no_collapse_claim", "report", "run"]
+__all__ = ["NO_COLLAPSE_RULE", "OBJECTIVES", "SETTLING", "arms", "claims_of", "converged", "figures",
+           "no_collapse_claim", "report", "run"]
