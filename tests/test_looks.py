@@ -151,10 +151,8 @@ def test_a_claim_reading_other_runs_is_judged_by_their_seeds(tmp_path, monkeypat
 # ---------------------------------------------------------------------- the committed results
 # committed renders that predate the recorded declarations (the scorecard shows their verdicts as computed and does
 # not count them); `dvc repro` re-renders each on its plan's look-1 seeds (params.yaml)
-LEGACY = {"02_generator_architectures": "18 runs, about 45 min on 2 cores",
-          "04_rmsprop_vs_adam": "not re-rendered on 2026-12-02 for lack of CPU time (9 runs, about 10 min)",
-          "05_meaningful_loss": "not re-rendered on 2026-12-02 for lack of CPU time (7 runs, about 12 min)",
-          "08_penalty_ablations": "not re-rendered on 2026-12-02 for lack of CPU time (25 runs, about 12 min)"}
+LEGACY = {"05_meaningful_loss": "not re-rendered on 2026-12-02 for lack of CPU time (7 runs)",
+          "08_penalty_ablations": "not re-rendered on 2026-12-02 for lack of CPU time (25 runs)"}
 
 
 def _pipeline_details():

@@ -203,3 +203,22 @@ def test_the_readmes_library_example_runs(tmp_path, monkeypatch):
     data._LOADED.clear()
     assert printed and {"fid", "kid_mean"} <= set(printed[0])
     assert (tmp_path / "mine" / "checkpoints" / "last.pt").is_file()
+
+
+def test_the_data_stage_depends_only_on_what_prepare_data_reads():
+    """Issue 31: a change of seeds or iterations does not prepare the data again; a change of a dataset, size or
+    reference count of any notebook prepare-data serves (any profile, or params.yaml's override) does."""
+    from wgan_repro.pipeline import NOTEBOOKS
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    deps = set(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["data"]["params"])
+    read = ("dataset", "image_size", "n_reference", "n_classified")  # what pipeline.prepare_data reads
+    expected = {"profile"}
+    for section in NOTEBOOKS.values():
+        where = {f"profiles.{p}.{section}": params["profiles"][p].get(section) or {} for p in ("quick", "paper")}
+        where[section] = params.get(section) or {}
+        if any("dataset" in d and "image_size" in d for d in where.values()):
+            expected |= {f"{w}.{k}" for w, d in where.items() for k in read if k in d}
+    assert deps == expected
+    assert not any(d.endswith(".seeds") or d.endswith(".iterations") for d in deps)
+    assert "profiles.quick.penalty_ablations.n_reference" in deps  # 08 and 09 are prepared too

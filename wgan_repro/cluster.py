@@ -28,6 +28,7 @@ def run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None, *
                           "(pip install -e '.[ray]')") from e
     address = ray_address or os.environ.get("RAY_ADDRESS")
     started = not ray.is_initialized()
+    mode_before = os.environ.get("RAY_AUTH_MODE")
     if started:
         _check_listening(address)
         token = _ray_token_mode()
@@ -36,6 +37,7 @@ def run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None, *
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      runtime_env={"env_vars": env} if env else None)
         except Exception as e:  # e.g. AuthenticationError from a head with token authentication
+            _restore_auth_mode(mode_before)
             why = str(e).splitlines()[0][:300] if str(e) else ""
             hint = ""
             # something answered at the address (_check_listening): a refused connection is most often the token
@@ -64,6 +66,7 @@ def run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None, *
             ray.cancel(ref, force=True)
         if started:
             ray.shutdown()
+            _restore_auth_mode(mode_before)
 
 
 def _check_listening(address: str | None, timeout: float = 5.0) -> None:
@@ -86,7 +89,11 @@ def _check_listening(address: str | None, timeout: float = 5.0) -> None:
 
 def _ray_token_mode() -> str | None:
     """Where this driver's Ray token comes from, if it has one; then RAY_AUTH_MODE=token as well (Ray 2.5x+ sends
-    a token only in that mode: a driver given the head's token but not the mode is refused). None: no token."""
+    a token only in that mode: a driver given the head's token but not the mode is refused). None: no token.
+
+    Ray reads its configuration once, when `ray` is imported: a mode set in the environment afterwards is not seen
+    (its connection is refused as "Failed to connect") until that configuration is read again, which is what Ray's
+    own token set-up does (`_refresh_ray_config`)."""
     if os.environ.get("RAY_AUTH_TOKEN"):
         where = "RAY_AUTH_TOKEN"
     elif os.environ.get("RAY_AUTH_TOKEN_PATH") and Path(os.environ["RAY_AUTH_TOKEN_PATH"]).expanduser().is_file():
@@ -95,9 +102,33 @@ def _ray_token_mode() -> str | None:
         where = "~/.ray/auth_token"
     else:
         return None
-    if os.environ.get("RAY_AUTH_MODE", "").lower() != "disabled":
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+    if os.environ.get("RAY_AUTH_MODE") is None:
+        os.environ["RAY_AUTH_MODE"] = "token"
+    _refresh_ray_config()
     return where
+
+
+def _restore_auth_mode(before: str | None) -> None:
+    """The driver's RAY_AUTH_MODE as it was before `_ray_token_mode` (a later local Ray in this process is not
+    put in token mode by a grid that ran on a cluster)."""
+    if os.environ.get("RAY_AUTH_MODE") == before:
+        return
+    if before is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = before
+    _refresh_ray_config()
+
+
+def _refresh_ray_config() -> None:
+    """Ray's configuration and token cache read again from the environment (as Ray's `_enable_token_auth` and its
+    test utilities do); a Ray without them (older versions) reads the environment at connection time anyway."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:
+        return
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 def _check_shared_folders(ray, pending) -> None:
