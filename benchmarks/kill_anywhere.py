@@ -119,9 +119,6 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "kill_anywhere.json"
     kept = json.loads(path.read_text())["rows"] if path.is_file() else []  # other cases' rows of an earlier sweep
-    for r in kept:  # rows of the first format carried their machine whole
-        if isinstance(r.get("machine"), dict):
-            r["date"] = r.pop("machine")["date"]
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases.split(","):
             m = machine()

@@ -203,6 +203,9 @@ def test_02_convergence_precondition_reads_the_last_quarter_and_makes_a_collapse
     assert settled["holds"] and "iterations 1500 → 2000" in settled["measured"]
     moving = S02.converged(checkpoints(2.5), *(f"{a} / WGAN" for a in archs))  # +25% over the last quarter
     assert not moving["holds"] and "MLP / WGAN 2.01 → 2.51" in moving["measured"]
+    short = checkpoints(2.1)[lambda t: t.iteration == 2000]  # one checkpoint: no trend to read, not converged
+    one = S02.converged(short, "MLP / WGAN")
+    assert not one["holds"] and one["what"] == settled["what"] and "1 sample checkpoint" in one["measured"]
     assert S02.no_collapse_claim(table, archs, settled)["verdict"] == C.NOT_REPRODUCED
     unresolved = S02.no_collapse_claim(table, archs, moving)
     assert unresolved["verdict"] == C.UNRESOLVED and unresolved["precondition"]["what"] == moving["what"]

@@ -92,8 +92,8 @@ def _ray_token_mode() -> str | None:
     a token only in that mode: a driver given the head's token but not the mode is refused). None: no token.
 
     Ray reads its configuration once, when `ray` is imported: a mode set in the environment afterwards is not seen
-    (its connection is refused as "Failed to connect") until that configuration is read again, which is what Ray's
-    own token set-up does (`_refresh_ray_config`)."""
+    (its connection is refused as "Failed to connect") until that configuration is read again
+    (`_refresh_ray_config`, as Ray's own token set-up does)."""
     if os.environ.get("RAY_AUTH_TOKEN"):
         where = "RAY_AUTH_TOKEN"
     elif os.environ.get("RAY_AUTH_TOKEN_PATH") and Path(os.environ["RAY_AUTH_TOKEN_PATH"]).expanduser().is_file():

@@ -167,14 +167,16 @@ def converged(checkpoints: pd.DataFrame, *names: str) -> dict:
     """Precondition: each named arm's quality settled. The classifier score of its 64 fixed-noise samples, mean over
     seeds, changed by less than SETTLING (relative) between its last two sample checkpoints (the last quarter of
     training at the quick profile's sample_every)."""
+    what = (f"the compared arms converged: each arm's classifier score on its 64 fixed-noise samples (mean over "
+            f"seeds) changed by less than {SETTLING:.0%} over its last two sample checkpoints")
     moved = {}
     for v in names:
         by = checkpoints[checkpoints.variant == v].groupby("iteration").classifier_score.mean().sort_index()
+        if len(by) < 2:  # e.g. a run shorter than two sample_every periods: nothing to read a trend from
+            return C.precondition(what, False, f"{v}: {len(by)} sample checkpoint(s), two are needed")
         (i0, a), (i1, b) = list(by.items())[-2:]
         moved[v] = (i0, i1, a, b, abs(b - a) / a)
-    return C.precondition(f"the compared arms converged: each arm's classifier score on its 64 fixed-noise samples "
-                          f"(mean over seeds) changed by less than {SETTLING:.0%} over its last two sample checkpoints",
-                          all(m[4] < SETTLING for m in moved.values()),
+    return C.precondition(what, all(m[4] < SETTLING for m in moved.values()),
                           "; ".join(f"{v} {a:.2f} → {b:.2f} (iterations {i0} → {i1}, moved {m:.0%})"
                                     for v, (i0, i1, a, b, m) in moved.items()))
 
