@@ -149,12 +149,6 @@ def test_a_claim_reading_other_runs_is_judged_by_their_seeds(tmp_path, monkeypat
 
 
 # ---------------------------------------------------------------------- the committed results
-# committed renders that predate the recorded declarations (the scorecard shows their verdicts as computed and does
-# not count them); `dvc repro` re-renders each on its plan's look-1 seeds (params.yaml)
-LEGACY = {"05_meaningful_loss": "not re-rendered on 2026-12-02 for lack of CPU time (7 runs)",
-          "08_penalty_ablations": "not re-rendered on 2026-12-02 for lack of CPU time (25 runs)"}
-
-
 def _pipeline_details():
     from tests.conftest import REPO
 
@@ -168,9 +162,6 @@ def test_every_committed_verdict_carries_the_declaration_it_was_decided_under():
     fields and its notebook's plan give (so the rule text shown is the rule applied), and a look."""
     seen = {}
     for notebook, details in _pipeline_details():
-        if notebook in LEGACY:
-            assert all("look" not in c for c in details["claims"]), notebook  # then it is no longer legacy
-            continue
         plan = looks.PLANS.get((notebook, details["profile"]))
         assert plan is not None and plan.look(details["seeds"]) == 1, (notebook, details["seeds"])
         for c in details["claims"]:

@@ -60,26 +60,39 @@ def uninterrupted(tmp_path_factory):
     return json.loads((root / "results" / "01_toy_mode_collapse" / "metrics.json").read_text())
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_stopping_run_notebook_stops_its_pool_workers_and_a_rerun_matches(tmp_path, uninterrupted, sig):
-    proc = _run_notebook(tmp_path, start_new_session=True)
+def _history_bytes(root: Path) -> int:
+    return sum(h.stat().st_size for h in (root / "runs").rglob("history.jsonl"))
+
+
+def _stop_mid_grid(root: Path, sig: int) -> None:
+    """Start run-notebook in `root`, send `sig` once its pool workers train (its histories grew past what an
+    earlier, stopped render had left), and check that nothing of it is alive 15 s later."""
+    before = _history_bytes(root)
+    proc = _run_notebook(root, start_new_session=True)
     deadline = time.monotonic() + 300
     workers: set[int] = set()
     while time.monotonic() < deadline and proc.poll() is None:
-        training = [h for h in (tmp_path / "runs").rglob("history.jsonl") if h.stat().st_size > 0]
+        training = _history_bytes(root) > before
         workers = {p for p in _descendants(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()}
         if training and len(workers) >= 2:
             break
         time.sleep(0.2)
-    assert proc.poll() is None and workers, "the grid never started its pool workers"
+    assert proc.poll() is None and workers, f"the grid never started its pool workers ({sig!r})"
     everything = _descendants(proc.pid)
     os.kill(proc.pid, sig)
     proc.wait(timeout=60)
     time.sleep(15)
-    assert not [p for p in everything if _alive(p)], "processes of the stopped run-notebook are still alive"
-    # the committed results were not touched, and a re-run finishes with the uninterrupted numbers
-    assert not (tmp_path / "results" / "01_toy_mode_collapse").exists()
+    assert not [p for p in everything if _alive(p)], f"processes of the run-notebook stopped by {sig!r} are alive"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_stopping_run_notebook_stops_its_pool_workers_and_a_rerun_matches(tmp_path, uninterrupted):
+    """SIGTERM mid-grid, then SIGKILL to the render that resumed it: neither leaves a worker alive, the committed
+    results are untouched, and the third render finishes with the uninterrupted numbers (one re-run serves both
+    signals: it resumes from what each stop left)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        _stop_mid_grid(tmp_path, sig)
+        assert not (tmp_path / "results" / "01_toy_mode_collapse").exists()
     again = _run_notebook(tmp_path)
     _, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-2000:]

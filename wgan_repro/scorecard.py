@@ -197,10 +197,11 @@ def glance_markdown(rows: list[dict], results_root: str | Path) -> str:
               "family, uncorrected: our extensions or other readouts of a primary claim's data). "
               f"**Not reproduced:** {n[NOT_REPRODUCED]}. **Needs the papers' "
               f"scale:** {n[UNRESOLVED] - uncounted} claims are not resolved by the quick profile's short runs (each "
-              f"names what would settle it in [the scorecard](docs/scorecard.md)). **Not counted:** {uncounted} "
-              "verdicts from renders that predate the recorded declarations, or from data their rule had already "
-              f"seen (shown as computed in the scorecard); {n[CLOSED_FORM]} are closed forms and {n[AT_INIT]} effects "
-              "present at initialisation, shown, not counted."]
+              f"names what would settle it in [the scorecard](docs/scorecard.md)). **Not counted:** "
+              + (f"{uncounted} verdicts from renders that predate the recorded declarations, or from data their rule "
+                 "had already seen (shown as computed in the scorecard); " if uncounted else "")
+              + f"{n[CLOSED_FORM]} closed forms and {n[AT_INIT]} effects present at initialisation, shown, not "
+              "counted."]
     return "\n".join(lines)
 
 
