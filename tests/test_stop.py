@@ -19,11 +19,18 @@ ARGS = ["01_toy_mode_collapse", "--profile", "tiny", "-p", "iterations", "600", 
         "-p", "seeds", "[0, 1]"]
 
 
+def _as_a_terminal_job() -> None:
+    """SIGINT at its default, as in a terminal's foreground job: a suite started in the background of a
+    non-interactive shell has SIGINT ignored, which its children would inherit (and then rightly ignore Ctrl-C)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_notebook(root: Path, **kw) -> subprocess.Popen:
     env = {**os.environ, "WGAN_REPRO_EXECUTOR": "pool"}
     return subprocess.Popen([sys.executable, "-m", "wgan_repro.cli", "run-notebook", *ARGS,
                              "--results", str(root / "results"), "--runs", str(root / "runs")],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_a_terminal_job, **kw)
 
 
 def _descendants(pid: int) -> set[int]:

@@ -21,6 +21,15 @@ def _sees(path: str, token: str) -> bool:
 
 
 def run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None, **_):
+    """The grid's runs as Ray tasks; the driver's RAY_AUTH_MODE is as it was afterwards, however it ends."""
+    mode_before = os.environ.get("RAY_AUTH_MODE")
+    try:
+        _run_ray(pending, advance, per_gpu=per_gpu, ray_address=ray_address, scoring=scoring)
+    finally:
+        _restore_auth_mode(mode_before)  # a no-op unless _ray_token_mode set it
+
+
+def _run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None):
     try:
         import ray
     except ImportError as e:
@@ -28,7 +37,6 @@ def run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None, *
                           "(pip install -e '.[ray]')") from e
     address = ray_address or os.environ.get("RAY_ADDRESS")
     started = not ray.is_initialized()
-    mode_before = os.environ.get("RAY_AUTH_MODE")
     if started:
         _check_listening(address)
         token = _ray_token_mode()
@@ -37,7 +45,6 @@ def run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None, *
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      runtime_env={"env_vars": env} if env else None)
         except Exception as e:  # e.g. AuthenticationError from a head with token authentication
-            _restore_auth_mode(mode_before)
             why = str(e).splitlines()[0][:300] if str(e) else ""
             hint = ""
             # something answered at the address (_check_listening): a refused connection is most often the token
@@ -66,7 +73,6 @@ def run_ray(pending, advance, *, per_gpu: int, ray_address=None, scoring=None, *
             ray.cancel(ref, force=True)
         if started:
             ray.shutdown()
-            _restore_auth_mode(mode_before)
 
 
 def _check_listening(address: str | None, timeout: float = 5.0) -> None:

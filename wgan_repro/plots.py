@@ -11,18 +11,22 @@ import numpy as np
 import torch
 
 
-def save_image_grid(path: str | Path, images: torch.Tensor, nrow: int = 8) -> Path:
+GRID_NROW, GRID_PADDING = 8, 2  # the layout of every sample grid: written by save_image_grid, read back by
+# read_image_grid, drawn by image_grid_array
+
+
+def save_image_grid(path: str | Path, images: torch.Tensor, nrow: int = GRID_NROW) -> Path:
     """images in [-1, 1], (B, C, H, W) -> PNG grid."""
     from torchvision.utils import save_image
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(images.detach().cpu().add(1).div(2).clamp(0, 1), path, nrow=nrow, padding=2)
+    save_image(images.detach().cpu().add(1).div(2).clamp(0, 1), path, nrow=nrow, padding=GRID_PADDING)
     return path
 
 
-def read_image_grid(path: str | Path, image_size: int, channels: int = 1, nrow: int = 8,
-                    padding: int = 2) -> torch.Tensor:
+def read_image_grid(path: str | Path, image_size: int, channels: int = 1, nrow: int = GRID_NROW,
+                    padding: int = GRID_PADDING) -> torch.Tensor:
     """The inverse of `save_image_grid`: the PNG's cells back as images in [-1, 1], (B, channels, S, S), in
     the order they were written (8-bit: within 1/255 of what was saved). A grid whose size does not fit
     `image_size` and `padding` is a ValueError naming the file."""
@@ -41,11 +45,11 @@ def read_image_grid(path: str | Path, image_size: int, channels: int = 1, nrow: 
     return images.mul(2).sub(1)
 
 
-def image_grid_array(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
+def image_grid_array(images: torch.Tensor, nrow: int = GRID_NROW) -> np.ndarray:
     """images in [-1, 1] -> (H, W, 3) float array for imshow."""
     from torchvision.utils import make_grid
 
-    grid = make_grid(images.detach().cpu().add(1).div(2).clamp(0, 1), nrow=nrow, padding=2)
+    grid = make_grid(images.detach().cpu().add(1).div(2).clamp(0, 1), nrow=nrow, padding=GRID_PADDING)
     return grid.permute(1, 2, 0).numpy()
 
 
