@@ -5,7 +5,7 @@ import torch
 
 from wgan_repro import claims as C, coverage
 from wgan_repro.experiments import fig3_arms
-from wgan_repro.studies import clipping_vs_gp as S03
+from wgan_repro.studies import clipping_vs_gp as S03, rmsprop_vs_adam as S04
 
 SCALE = dict(dataset="cifar10", image_size=32, dim=8, iterations=10, log_every=1)
 
@@ -57,9 +57,47 @@ def test_without_the_control_arm_only_the_caption_claims_are_decided():
     assert {r["id"] for r in rows} == {"03.caption_kid", "03.caption_fid"}
 
 
-@pytest.mark.parametrize("claim", S03.CLAIMS, ids=lambda c: c.id)
+@pytest.mark.parametrize("claim", S03.CLAIMS + S04.CLAIMS, ids=lambda c: c.id)
 def test_each_quote_is_a_whole_sentence(claim):
     assert claim.quote[0].isupper() and claim.quote.endswith(".")
+
+
+def table04(kid: dict[str, list[float]], instability: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"variant": v, "seed": s, "kid": k, "instability": instability[v][s]}
+                         for v, ks in kid.items() for s, k in enumerate(ks)])
+
+
+UNSTABLE_ADAM = {S04.CLIP_RMSPROP: [0.010, 0.011, 0.012], S04.CLIP_ADAM: [0.030, 0.032, 0.031],
+                 S04.GP_ADAM: [0.04, 0.05, 0.045]}
+
+
+def test_04_declares_one_primary_claim_and_names_its_paper_items():
+    items = [item for _, item, *_ in coverage.PAPER_ITEMS]
+    assert [c.id for c in S04.CLAIMS if c.family == C.PRIMARY] == ["04.adam_unstable"]
+    assert all(any(item in c.item for item in items) for c in S04.CLAIMS)
+    assert all("§4.2" in c.item for c in S04.CLAIMS if "Adam" in c.item)  # WGAN's Adam paragraph is in §4.2
+
+
+def test_04_decides_the_instability_claim_where_both_clipped_arms_draw_images():
+    rows = S04.verdicts(table04({S04.CLIP_RMSPROP: [0.10, 0.11, 0.12], S04.CLIP_ADAM: [0.20, 0.21, 0.22],
+                                 S04.GP_ADAM: [0.05, 0.06, 0.07]}, UNSTABLE_ADAM), 500)
+    by_id = {r["id"]: r for r in rows}
+    assert set(by_id) == {c.id for c in S04.CLAIMS}
+    assert all(r["precondition"]["holds"] for r in rows)
+    assert by_id["04.adam_unstable"]["verdict"] == C.REPRODUCED
+    assert by_id["04.rmsprop_beats_adam_kid"]["verdict"] == C.REPRODUCED  # secondary: outside the family
+    assert by_id["04.rmsprop_beats_adam_kid"]["family"] == C.SECONDARY
+
+
+def test_04_noise_samples_leave_every_claim_not_resolved_whatever_p_says():
+    rows = S04.verdicts(table04({S04.CLIP_RMSPROP: [0.39, 0.40, 0.41], S04.CLIP_ADAM: [0.30, 0.31, 0.29],
+                                 S04.GP_ADAM: [0.20, 0.21, 0.22]}, UNSTABLE_ADAM), 500)
+    assert all(r["verdict"] == C.UNRESOLVED for r in rows)
+    assert all(not r["precondition"]["holds"] and "0.25" in r["precondition"]["what"] for r in rows)
+    unstable = next(r for r in rows if r["id"] == "04.adam_unstable")
+    assert unstable["stats"]["p"] < 0.05 and "clip + RMSProp 0.400" in unstable["precondition"]["measured"]
+    gp = next(r for r in rows if r["id"] == "04.gp_adam_kid")  # GP draws images; clipping with Adam does not
+    assert "GP + Adam 0.210" in gp["precondition"]["measured"] and not gp["precondition"]["holds"]
 
 
 # ---------------------------------------------------------------- the other studies' decisions, on fixed tables

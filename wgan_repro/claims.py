@@ -139,7 +139,7 @@ def partial_spearman_by_unit(x, y, z, unit) -> tuple[list[float], float]:
 
 def instability(history: list[dict], key: str = "wasserstein_estimate") -> float:
     """Mean absolute change of a logged curve between consecutive logs over its second half,
-    relative to its mean absolute level: large when training oscillates (WGAN §3, Adam)."""
+    relative to its mean absolute level: large when training oscillates (WGAN §4.2, Adam)."""
     values = np.asarray([row[key] for row in history], float)
     half = values[len(values) // 2:]
     if len(half) < 2:

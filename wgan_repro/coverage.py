@@ -14,7 +14,7 @@ PAPER_ITEMS = [
      "00_divergences", None),
     ("WGAN", "WGAN Fig. 3", "the critic's W estimate falls as samples improve", "05_meaningful_loss", None),
     ("WGAN", "WGAN Figs. 3–4", "the GAN's JS estimate does not track sample quality", "05_meaningful_loss", None),
-    ("WGAN", "WGAN §3 (Adam)", "momentum-based optimisers make clipped WGAN training unstable",
+    ("WGAN", "WGAN §4.2 (Adam)", "momentum-based optimisers make clipped WGAN training unstable",
      "04_rmsprop_vs_adam", None),
     ("WGAN", "WGAN Fig. 5", "DCGAN generator: WGAN and GAN both train (samples)", "02_generator_architectures", None),
     ("WGAN", "WGAN Fig. 6", "no batch norm, constant filters: WGAN trains, GAN fails", "02_generator_architectures",
@@ -28,7 +28,8 @@ PAPER_ITEMS = [
      "01_toy_mode_collapse", None),
     ("WGAN-GP", "WGAN-GP Fig. 1(b)", "clipped critics' gradients vanish or explode across layers; weights pile at ±c",
      "01_toy_mode_collapse", None),
-    ("WGAN-GP", "WGAN-GP Alg. 1", "the penalised critic trains with Adam", "04_rmsprop_vs_adam", None),
+    ("WGAN-GP", "WGAN-GP Alg. 1", "the penalised critic trains with Adam (our extension: secondary)",
+     "04_rmsprop_vs_adam", None),
     ("WGAN-GP", "WGAN-GP §5.3, Fig. 3", "CIFAR-10: GP converges faster and better than clipping, also at RMSProp's lr; "
      "against DCGAN; over iterations and wall-clock", "03_clipping_vs_gp", None),
     ("WGAN-GP", "WGAN-GP §5.6, Fig. 5b", "the critic's train and held-out losses separate when it overfits",

@@ -19,12 +19,12 @@ from IPython.display import Markdown, display
 from .. import claims as C, experiments as E, plots
 from ..metrics import sample_generator
 from ..rundir import load_run
+from . import MNIST_IMAGE_KID
 
 LOSS_KEY = {"WGAN": "wasserstein_estimate", "GAN": "js_estimate", "failed run": "wasserstein_estimate"}
 # precondition, declared 2026-12-02 after this data (issue 29): W can only track sample quality where quality
-# changes, i.e. where the samples become images; 02's batch-norm DCGAN WGAN, which draws digits, has KID 0.21 at
-# 2,000 iterations
-IMAGE_KID = 0.25
+# changes, i.e. where the samples become images (studies.MNIST_IMAGE_KID)
+IMAGE_KID = MNIST_IMAGE_KID
 RHO_RULE = "reproduced when the WGAN's mean ρ(W estimate, KID) over seeds minus its sample sd is > 0.5"
 PARTIAL_RULE = ("seeds are the units: per seed, the Spearman ρ(W estimate, KID) over its checkpoints after each rank "
                 "has its mean over the seeds at that iteration removed (the shared time trend); reproduced when the "
