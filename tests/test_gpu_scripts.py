@@ -1,16 +1,19 @@
-"""The GPU evidence's decision code (benchmarks/score_paper_03.py, gpu_paper_03.py), checked against
-the committed results/paper/03_clipping_vs_gp/ files: its verdicts follow from its score table."""
+"""The GPU evidence: notebook 03's paper-profile decisions (wgan_repro/studies/clipping_vs_gp.py) against the
+committed records and page (results/paper/), and the lease scripts' checkpoint choice (benchmarks/gpu_paper_03.py)."""
 import importlib.util
 import json
-from argparse import Namespace
 
 import pandas as pd
 import pytest
 
 from tests.conftest import REPO
 from wgan_repro import claims as C
+from wgan_repro.errors import ConfigError
+from wgan_repro.looks import POCOCK
+from wgan_repro.studies import clipping_vs_gp as S03
 
 PAPER_03 = REPO / "results" / "paper" / "03_clipping_vs_gp"
+RECORDS_03 = REPO / "results" / "paper" / "records" / "03_clipping_vs_gp"
 
 
 def _script(name: str):
@@ -20,37 +23,42 @@ def _script(name: str):
     return module
 
 
-def test_committed_gpu_verdicts_follow_from_the_committed_scores():
-    score = _script("score_paper_03")
+def test_committed_gpu_verdicts_follow_from_the_committed_records():
     details = json.loads((PAPER_03 / "details.json").read_text())
-    ck = pd.read_csv(PAPER_03 / "checkpoints.csv")
+    ck, _, meta = S03.read_gpu_records(RECORDS_03)
     at = max(details["scored_at_iterations"])
-    args = Namespace(n_samples=details["n_samples"], n_reference=details["n_reference"])
-    claims = score.fig3_claims(ck, at, 100_000, args, details["leases"])
-    assert [c["claim"] for c in claims] == [c["claim"] for c in details["claims"]]
-    for ours, committed in zip(claims, details["claims"]):
-        assert ours["verdict"] == committed["verdict"]
-        assert ours["stats"]["p"] == pytest.approx(committed["stats"]["p"], rel=1e-9)
+    claims = S03.gpu_claims(ck, at, 100_000, details["n_samples"], details["n_reference"], meta["leases"])
+    assert claims == details["claims"]  # every field, the verdicts and their statistics included
     # every look's verdicts, and the boundary that every pooled "reproduced" passed
     for look in details["claims_earlier_looks"]:
         seen = ck[ck.seed.isin(look["seeds"])]
-        again = score.fig3_claims(seen, at, 100_000, args, details["leases"][:look["leases"]])
+        again = S03.gpu_claims(seen, at, 100_000, details["n_samples"], details["n_reference"],
+                               meta["leases"][:look["leases"]])
         assert [c["verdict"] for c in again] == [c["verdict"] for c in look["claims"]]
-    assert details["pocock_boundary"] == score.POCOCK[len(details["leases"])]
+    assert details["pocock_boundary"] == POCOCK[len(meta["leases"])]
+
+
+def test_gpu_records_are_the_paper_profiles_and_complete(tmp_path):
+    with pytest.raises(ConfigError, match="gpu_records=.* is not allowed with profile='quick'"):
+        S03.run("cifar10", 32, 8, 10, True, True, "constant", [0], 8, 8, 1, out_dir=tmp_path, profile="quick",
+                gpu_records=str(RECORDS_03))
+    (tmp_path / "part").mkdir()
+    (tmp_path / "part" / "checkpoints.csv").write_text("variant,seed\n")
+    with pytest.raises(ConfigError, match="lacks histories.csv, runs.json"):
+        S03.read_gpu_records(tmp_path / "part")
 
 
 def test_equal_wall_clock_claim_compares_dcgan_at_gp_time_on_that_lease_only():
-    score = _script("score_paper_03")
     lease = {"seeds": [6, 7], "dcgan_at_gp_wall_clock": {"gp_iteration": 20, "gp_mean_wall_clock_s": 9.0,
                                                           "checkpoints": {"6": 50, "7": 40}}}
     rows = [("WGAN-GP", 6, 20, 0.30), ("WGAN-GP", 7, 20, 0.32), ("DCGAN", 6, 50, 0.10), ("DCGAN", 7, 40, 0.12),
             ("DCGAN", 6, 20, 0.90), ("DCGAN", 7, 20, 0.95), ("WGAN-GP", 0, 20, 0.01)]  # not that lease's picks
     ck = pd.DataFrame(rows, columns=["variant", "seed", "iteration", "kid"]).assign(wall_time=1.0)
-    (claim,) = score.equal_wall_clock_claims(ck, [{"seeds": [0]}, lease], "item")
+    (claim,) = S03.equal_wall_clock_claims(ck, [{"seeds": [0]}, lease], "item")
     assert claim["stats"]["n"] == [2, 2]
     assert claim["stats"]["mean"] == pytest.approx([0.11, 0.31])
     assert claim["verdict"] == C.REPRODUCED
-    assert score.equal_wall_clock_claims(ck, [{"seeds": [0]}], "item") == []
+    assert S03.equal_wall_clock_claims(ck, [{"seeds": [0]}], "item") == []
 
 
 def test_dcgan_checkpoint_chosen_within_gp_mean_wall_clock():

@@ -95,9 +95,9 @@ def test_04_noise_samples_leave_every_claim_not_resolved_whatever_p_says():
     assert all(r["verdict"] == C.UNRESOLVED for r in rows)
     assert all(not r["precondition"]["holds"] and "0.25" in r["precondition"]["what"] for r in rows)
     unstable = next(r for r in rows if r["id"] == "04.adam_unstable")
-    assert unstable["stats"]["p"] < 0.05 and "clip + RMSProp 0.400" in unstable["precondition"]["measured"]
+    assert unstable["stats"]["p"] < 0.05 and "clip + RMSProp 0.4000" in unstable["precondition"]["measured"]
     gp = next(r for r in rows if r["id"] == "04.gp_adam_kid")  # GP draws images; clipping with Adam does not
-    assert "GP + Adam 0.210" in gp["precondition"]["measured"] and not gp["precondition"]["holds"]
+    assert "GP + Adam 0.2100" in gp["precondition"]["measured"] and not gp["precondition"]["holds"]
 
 
 # ---------------------------------------------------------------- the other studies' decisions, on fixed tables

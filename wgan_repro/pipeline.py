@@ -152,12 +152,13 @@ def rendered_parameters(path: Path) -> dict | None:
     return {k: v for k, v in recorded.items() if k not in WHERE} if isinstance(recorded, dict) else None
 
 
-def _warn_if_paper_on_cpu(profile: str) -> None:
+def _warn_if_paper_on_cpu(params: dict) -> None:
     import sys
 
     import torch
 
-    if profile == "paper" and not torch.cuda.is_available():
+    # re-reading a GPU lease's records (03's gpu_records) trains nothing
+    if params["profile"] == "paper" and not params.get("gpu_records") and not torch.cuda.is_available():
         print("wgan-repro: warning: profile=paper on a machine without a visible CUDA device: its runs train "
               "100k generator iterations each on the CPU (about 370 ms per 32x32 critic step with the penalty on "
               "2 cores, i.e. days per run; docs/pipeline.md, Profiles); stop with Ctrl-C, finished runs are kept",
@@ -207,7 +208,7 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
                           "profile (seconds per notebook); render it with --results elsewhere")
     if unless_committed and rendered_parameters(Path(results_root) / name / f"{name}.ipynb") == params:
         return None
-    _warn_if_paper_on_cpu(params["profile"])
+    _warn_if_paper_on_cpu(params)
     results_root = Path(results_root).resolve()
     runs_root = Path(runs_root).resolve() if runs_root else results_root.parent / "runs"
     try:
@@ -347,7 +348,7 @@ def prepare_data(profile: str | None = None, download: bool = False) -> dict:
     from .fidelity import reference_features
 
     # before an hour of reference features: the paper profile's runs need a GPU (issue 31)
-    _warn_if_paper_on_cpu(notebook_parameters("99_scorecard", profile)["profile"])
+    _warn_if_paper_on_cpu(notebook_parameters("99_scorecard", profile))
     manifest = {}
     for name in NOTEBOOKS:
         params = notebook_parameters(name, profile)

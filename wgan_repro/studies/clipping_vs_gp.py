@@ -11,6 +11,9 @@ arm and the preconditions are new here, so these verdicts are a first look on th
 """
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
@@ -20,6 +23,8 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, plots, probes
+from ..errors import ConfigError
+from ..looks import POCOCK
 from ..metrics import sample_generator
 from . import Claim
 
@@ -92,11 +97,18 @@ SETTLE = ("the paper's scale: DIM 128, 200k generator iterations (the paper prof
 
 def run(dataset: str, image_size: int, dim: int, iterations: int, all_arms: bool, control_arm: bool,
         critic_schedule: str, seeds: list[int], n_samples: int, n_reference: int, log_every: int, out_dir=None,
-        runs_dir=None, results_root: str = "results", profile: str = "quick"):
+        runs_dir=None, results_root: str = "results", profile: str = "quick", gpu_records: str | None = None):
     """Train and score every arm x seed (gan_cifar.py's DCGAN and settings: configs/cifar10_wgan_clip.yaml,
     cifar10_wgan_gp.yaml; the profile sets the scale); with all_arms also KID and FID of every kept checkpoint
-    against iterations and wall-clock. Returns (state, the per-run score table)."""
+    against iterations and wall-clock. gpu_records (the paper profile only): re-read a GPU lease's committed
+    records instead of training (`gpu_run`). Returns (state, the per-run score table)."""
+    if gpu_records and profile != "paper":
+        raise ConfigError(f"gpu_records={gpu_records!r} is not allowed with profile={profile!r}: the GPU records "
+                          "are the paper profile's runs (--profile paper)")
     out_dir, runs_dir, save = E.setup(out_dir, runs_dir, "03_clipping_vs_gp")
+    if gpu_records:
+        s = gpu_run(Path(gpu_records), out_dir, save, profile)
+        return s, s.table
     scale = dict(dataset=dataset, image_size=image_size, dim=dim, iterations=iterations, log_every=log_every,
                  sample_every=max(1, iterations // 4), checkpoint_every=0)
     # clip, GP; control: GP (RMSProp); all_arms: + DCGAN, checkpoints
@@ -125,6 +137,8 @@ def run(dataset: str, image_size: int, dim: int, iterations: int, all_arms: bool
 
 def figures(s: SimpleNamespace) -> None:
     """Samples at the end and over training; W estimates, KID per arm and the critics' weights (Fig. 1b)."""
+    if hasattr(s, "records"):
+        return gpu_figures(s)
     trained, table, variants, seeds, iterations = s.trained, s.table, s.variants, s.seeds, s.iterations
     fig, axes = plt.subplots(1, len(variants), figsize=(5 * len(variants), 5))
     for ax, name in zip(axes, variants):
@@ -165,6 +179,8 @@ def figures(s: SimpleNamespace) -> None:
 
 def report(s: SimpleNamespace) -> None:
     """The declared claims decided, metrics.json / details.json, the verdict table with any precondition not met."""
+    if hasattr(s, "records"):
+        return gpu_report(s)
     table, variants, iterations = s.table, s.variants, s.iterations
     get = lambda v, c: table[table.variant == v][c].tolist()  # noqa: E731
     claims = C.settle_with(verdicts(table, variants, iterations, s.n_samples, s.n_reference), SETTLE)
@@ -194,5 +210,202 @@ def weight_share_at_clip(curves: pd.DataFrame) -> tuple[float, float]:
     return float(np.mean(last)), C.sd(last)
 
 
-__all__ = ["CLAIMS", "IMAGE_KID", "SETTLE", "figures", "preconditions", "report", "run", "verdicts",
-           "weight_share_at_clip"]
+# ---------------------------------------------------------------------- the paper profile's GPU records, re-read
+# A GPU lease trains the four arms at the paper profile's settings until its deadline (benchmarks/gpu_paper_03.py)
+# and its generators are scored (benchmarks/score_paper_03.py): the records (one score row per scored generator,
+# every logged row, each lease's runs) are committed in results/paper/records/03_clipping_vs_gp/, and notebook 03
+# at the paper profile with `gpu_records` set re-reads them here instead of training (no weights needed; the
+# samples figures, drawn from the generators on the lease, are records too). Rules as stated before each lease's
+# data (the equal wall-clock claim's before lease 3's); no look plan: shown beside the quick profile, not counted.
+GPU_ARMS = [CLIP, GP_RMSPROP, GP_ADAM, DCGAN]
+GPU_RECORDS = ("checkpoints.csv", "histories.csv", "runs.json")
+GPU_SAMPLE_FIGURES = ("samples.png", "samples_equal_wall_clock.png")
+
+
+def read_gpu_records(records) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(score rows, histories, runs.json) from a records folder, checked: every file present, every arm scored."""
+    records = Path(records)
+    missing = [f for f in GPU_RECORDS if not (records / f).is_file()]
+    if missing:
+        raise ConfigError(f"gpu_records={str(records)!r} is not allowed: it lacks {', '.join(missing)} (a folder "
+                          "benchmarks/score_paper_03.py wrote, e.g. results/paper/records/03_clipping_vs_gp)")
+    ck, hist = pd.read_csv(records / "checkpoints.csv"), pd.read_csv(records / "histories.csv")
+    meta = json.loads((records / "runs.json").read_text())
+    if set(ck.variant) != set(GPU_ARMS):
+        raise ConfigError(f"gpu_records={str(records)!r} is not allowed: its scores cover {sorted(set(ck.variant))}, "
+                          f"not Fig. 3's four arms {GPU_ARMS}")
+    return ck, hist, meta
+
+
+def gpu_claims(ck: pd.DataFrame, at: int, configured: int, n_samples: int, n_reference: int,
+               leases: list[dict] | None = None) -> list[dict]:
+    """The four Fig. 3 claims on the scores in `ck` at iteration `at`, and the equal wall-clock claim
+    where a lease chose DCGAN's checkpoints for it (rules as stated before the data)."""
+    get = lambda v: ck[(ck.variant == v) & (ck.iteration == at)].sort_values("seed")  # noqa: E731
+    item = (f"WGAN-GP Fig. 3 (paper-profile runs on a GPU, stopped at {at:,} of "
+            f"{configured:,} iterations)")
+    what = (f"KID ×1e3 after {at:,} generator iterations ({n_samples} samples vs {n_reference} "
+            "training images)")
+    claims = [
+        C.compared_claim("GP beats clipping at equal generator iterations (KID, CIFAR-10, GPU)",
+                         "GP converges faster and to better scores (Fig. 3)", what, ("GP", get(GP_ADAM).kid.tolist()),
+                         ("clip", get(CLIP).kid.tolist()), higher_is_better=False, item=item, scale=1e3),
+        C.compared_claim("GP with RMSProp at clipping's learning rate beats clipping (KID, CIFAR-10, GPU)",
+                         "GP beats clipping with the optimizer held fixed (Fig. 3: \"to control for the optimizer\")",
+                         what, ("GP (RMSProp)", get(GP_RMSPROP).kid.tolist()),
+                         ("clip", get(CLIP).kid.tolist()), higher_is_better=False, item=item, scale=1e3),
+        C.compared_claim("GP with Adam beats GP with RMSProp (KID, CIFAR-10, GPU)",
+                         "\"Using Adam further improves performance\" (§5.3)", what,
+                         ("GP (Adam)", get(GP_ADAM).kid.tolist()),
+                         ("GP (RMSProp)", get(GP_RMSPROP).kid.tolist()), higher_is_better=False, item=item,
+                         scale=1e3),
+        C.compared_claim("DCGAN is ahead of GP in wall-clock (KID, CIFAR-10, GPU)",
+                         "GP \"converges more slowly (in wall-clock time) than DCGAN\" (§5.3)",
+                         f"KID ×1e3 at {at:,} iterations, reached by DCGAN after {get(DCGAN).wall_time.mean():.0f} s "
+                         f"and by GP after {get(GP_ADAM).wall_time.mean():.0f} s (means over seeds)",
+                         ("DCGAN", get(DCGAN).kid.tolist()), ("GP", get(GP_ADAM).kid.tolist()),
+                         higher_is_better=False, item=item, scale=1e3),
+    ]
+    # lower KID reached sooner shows DCGAN ahead in wall-clock; anything else settles nothing, since DCGAN's
+    # generators at GP's wall-clock (its later checkpoints) were not brought back (rule stated before the data)
+    claims[-1]["rule"] = ("reproduced when DCGAN's KID at equal iterations, reached in less wall-clock, is lower than "
+                          "GP's (Welch's two-sided t-test, p < 0.05); otherwise not resolved: DCGAN was not scored at "
+                          "GP's wall-clock")
+    if claims[-1]["verdict"] != C.REPRODUCED:
+        claims[-1]["verdict"] = C.UNRESOLVED
+    wall_clock = equal_wall_clock_claims(ck, leases or [], item)
+    if wall_clock and claims[-1]["verdict"] != C.REPRODUCED:
+        claims[-1]["next_scale"] = "DCGAN scored at GP's wall-clock: the equal wall-clock claim below"
+    claims += wall_clock
+    return C.settle_with(claims, "the runs continued to the profile's 100k iterations (about 2.2 GPU-hours per run "
+                                 "alone at the measured 12.6 iterations/s) and scored on 50k samples")
+
+
+def wall_clock_picks(leases: list[dict]) -> list[tuple[int, int, dict]]:
+    """(seed, DCGAN checkpoint, the lease's record) for every DCGAN run a lease scored at GP's wall-clock."""
+    return [(int(seed), it, x["dcgan_at_gp_wall_clock"]) for x in leases if "dcgan_at_gp_wall_clock" in x
+            for seed, it in x["dcgan_at_gp_wall_clock"]["checkpoints"].items() if it is not None]
+
+
+def equal_wall_clock_claims(ck: pd.DataFrame, leases: list[dict], item: str) -> list[dict]:
+    """DCGAN against GP at equal wall-clock, on the seeds of the leases that chose DCGAN's checkpoint at
+    GP's wall-clock (benchmarks/gpu_paper_03.py: the latest one within GP's mean time to the newest
+    common checkpoint). Rule, stated before lease 3's data: VERDICT_RULE (Welch, two-sided, p < 0.05)."""
+    picks = wall_clock_picks(leases)
+    if not picks:
+        return []
+    at = picks[0][2]["gp_iteration"]
+    seeds = sorted({seed for seed, _, _ in picks})
+    picked = pd.MultiIndex.from_tuples([(s, i) for s, i, _ in picks])
+    dcgan = ck[(ck.variant == DCGAN) & pd.MultiIndex.from_frame(ck[["seed", "iteration"]]).isin(picked)]
+    dcgan = dcgan.sort_values("seed")
+    gp = ck[(ck.variant == GP_ADAM) & (ck.iteration == at) & ck.seed.isin(seeds)].sort_values("seed")
+    lease_means = dict.fromkeys(f"{x['gp_mean_wall_clock_s']:.0f}" for _, _, x in picks)  # one per lease, in order
+    what = (f"KID ×1e3 at equal wall-clock: GP after {at:,} iterations ({gp.wall_time.mean():.0f} s on average), "
+            f"DCGAN at its latest checkpoint within GP's mean time on its lease "
+            f"({', '.join(lease_means)} s): iterations "
+            f"{', '.join(f'{i:,}' for i in dcgan.iteration)}, reached after {dcgan.wall_time.mean():.0f} s on average; "
+            f"seeds {seeds}")
+    return [C.compared_claim("DCGAN beats GP at equal wall-clock (KID, CIFAR-10, GPU)",
+                             "GP \"converges more slowly (in wall-clock time) than DCGAN\" (§5.3, Fig. 3 right)", what,
+                             ("DCGAN", dcgan.kid.tolist()), ("GP", gp.kid.tolist()), higher_is_better=False,
+                             item=item, scale=1e3)]
+
+
+def gpu_run(records, out_dir, save, profile: str) -> SimpleNamespace:
+    """The GPU records read and decided: the state `gpu_figures` and `gpu_report` use, and the score table at the
+    newest checkpoint every run reached."""
+    ck, hist, meta = read_gpu_records(records)
+    # the iterations scored for every run (DCGAN's checkpoints at GP's wall-clock are extra)
+    common = sorted(set.intersection(*(set(g.iteration) for _, g in ck.groupby(["variant", "seed"]))))
+    at, configured = max(common), meta["runs"][0]["iterations_configured"]
+    n_samples, n_reference = int(ck.n_samples.max()), int(ck.n_reference.max())
+    claims = gpu_claims(ck, at, configured, n_samples, n_reference, meta["leases"])
+    # the verdicts as published after each earlier look (lease), before later leases added seeds
+    earlier = []
+    for k in range(1, len(meta["leases"])):
+        seeds = [seed for x in meta["leases"][:k] for seed in x["seeds"]]
+        earlier.append({"leases": k, "seeds": seeds, "claims": gpu_claims(
+            ck[ck.seed.isin(seeds)], at, configured, n_samples, n_reference, meta["leases"][:k])})
+    return SimpleNamespace(records=records, out_dir=out_dir, save=save, profile=profile, ck=ck, hist=hist, meta=meta,
+                           common=common, at=at, configured=configured, n_samples=n_samples, n_reference=n_reference,
+                           claims=claims, earlier=earlier,
+                           table=ck[ck.iteration == at].sort_values(["variant", "seed"]).reset_index(drop=True))
+
+
+def gpu_figures(s: SimpleNamespace) -> None:
+    """KID against generator iterations and the runs' wall-clock; the lease's samples (records: no weights here)."""
+    ck, meta = s.ck, s.meta
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    d = ck.assign(kid1e3=ck.kid * 1e3)
+    sns.lineplot(data=d[d.iteration.isin(s.common)], x="iteration", y="kid1e3", hue="variant", hue_order=GPU_ARMS,
+                 marker="o", errorbar="sd", ax=axes[0])
+    sns.lineplot(data=d, x="wall_time", y="kid1e3", hue="variant", hue_order=GPU_ARMS, units="seed", estimator=None,
+                 marker="o", lw=1, ax=axes[1], legend=False)
+    axes[0].set_xlabel("generator iterations")
+    axes[1].set_xlabel(f"wall-clock seconds ({meta['per_gpu']} runs sharing one GPU)")
+    for ax in axes:
+        ax.set_ylabel("KID ×1e3 (lower is better)")
+    picked = [seed for x in meta["leases"] if "dcgan_at_gp_wall_clock" in x for seed in x["seeds"]]
+    fig.suptitle(f"WGAN-GP Fig. 3's four arms on a GPU, first {s.at:,} of {s.configured // 1000}k iterations "
+                 f"(left: mean ± sd over {len(meta['seeds'])} seeds; right: one line per seed"
+                 + (f"; DCGAN seeds {picked}: last point at GP's wall-clock" if picked else "") + ")", y=1.02)
+    s.save(fig, "kid_vs_iterations_and_time.png")
+    for name in GPU_SAMPLE_FIGURES:  # drawn on the lease from its generators, which stay there
+        if (s.records / name).is_file():
+            shutil.copyfile(s.records / name, s.out_dir / "figures" / name)
+            display(Markdown(f"![{name}](figures/{name})"))
+
+
+def gpu_report(s: SimpleNamespace) -> None:
+    """details.json, metrics.json and claims.md of the GPU records (claims shown, not counted), the verdicts."""
+    meta, claims, earlier, ck, at = s.meta, s.claims, s.earlier, s.ck, s.at
+    get = lambda v: ck[(ck.variant == v) & (ck.iteration == at)].sort_values("seed")  # noqa: E731
+    runs = [{k: r[k] for k in ("variant", "seed", "iterations_reached", "iterations_configured")} for r in meta["runs"]]
+    looks = len(meta["leases"])
+    details = {"gpu": meta["gpu"], "torch_on_gpu": meta["torch"], "runs_sharing_the_gpu": meta["per_gpu"],
+               "seeds": meta["seeds"], "runs": runs, "scored_at_iterations": s.common,
+               "scored_on": {k: int(v) for k, v in ck.scored_on.value_counts().items()},
+               "n_samples": s.n_samples, "n_reference": s.n_reference, "sample_seed": 0,
+               **C.summarize(ck[ck.iteration == at], "variant", ["kid", "fid", "wall_time"]), "claims": claims,
+               "leases": meta["leases"], "pocock_boundary": POCOCK[looks], "claims_earlier_looks": earlier,
+               "command": "python benchmarks/gpu_paper_03.py on each GPU lease (each lease's commands and seconds: "
+                          "gpu_log*.txt) ; python benchmarks/score_paper_03.py "
+                          + " ".join("--lease " + " ".join(x["segments"]) for x in meta["leases"])
+                          + f" --n-samples {s.n_samples} --n-reference {s.n_reference}"}
+    headline = {f"kid_{key}": get(arm).kid.mean() * 1e3 for key, arm in
+                (("gp", GP_ADAM), ("clip", CLIP), ("gp_rmsprop", GP_RMSPROP), ("dcgan", DCGAN))}
+    C.write_metrics(s.out_dir, details, {"iteration": at, **headline}, declared=False)  # no look plan: not counted
+    reached = ", ".join(f"{r['variant']} seed {r['seed']}: {r['iterations_reached']:,}" for r in runs)
+    where = " and ".join(f"{n} on the {'CPU' if k == 'cpu' else 'GPU'}" for k, n in details["scored_on"].items())
+    leases = "; ".join(f"lease {i + 1}: seeds {x['seeds']}" for i, x in enumerate(meta["leases"]))
+    # each claim's number of looks: the leases whose data it was tested on, as verdicts were published
+    n_looks = {c["claim"]: 1 + sum(c["claim"] in {e["claim"] for e in x["claims"]} for x in earlier) for c in claims}
+    pocock_ok = all(c["stats"]["p"] < POCOCK[n_looks[c["claim"]]] for c in claims
+                    if c["verdict"] == C.REPRODUCED)
+    boundaries = ", ".join(f"p < {POCOCK[k]} with {k} look{'s' * (k > 1)}" for k in sorted(set(n_looks.values())))
+    tested = "; ".join(f"{c['claim']}: {n_looks[c['claim']]}" for c in claims)
+    looks_md = "".join(
+        f"\n## After look {x['leases']} (seeds {x['seeds']}), as published before the next lease\n\n"
+        + C.claims_markdown(x["claims"], with_rule=False) + "\n" for x in earlier)
+    if earlier:
+        looks_md = (f"\n## Earlier looks\n\nSeeds were added after earlier verdicts were published, so a claim "
+                    f"is tested once per lease whose data it uses (looks per claim: {tested}). Pocock's per-look "
+                    f"boundary for an overall 5% (Pocock 1977): {boundaries}; the verdicts above "
+                    f"{'all pass' if pocock_ok else 'do not all pass'} their own where they say reproduced.\n"
+                    + looks_md)
+    summary = (f"# WGAN-GP Fig. 3 on a GPU: early training of the paper profile's four arms\n\n"
+               f"{meta['gpu']}, {meta['per_gpu']} runs sharing it at a time ({leases}); every run stopped at a "
+               f"deadline, short of its {s.configured:,} configured iterations. Iterations "
+               f"reached: {reached}. Scored at {', '.join(f'{i:,}' for i in s.common)} iterations (the checkpoints "
+               f"every run reached) and DCGAN also at GP's wall-clock where a lease chose it ({where}): KID and FID "
+               f"of {s.n_samples} samples against {s.n_reference} CIFAR-10 training images. These are "
+               f"early-training comparisons, not the paper's endpoint.\n\n"
+               + C.claims_markdown(claims, with_rule=True) + "\n" + looks_md)
+    (s.out_dir / "claims.md").write_text(summary)
+    display(Markdown(summary.split("\n", 2)[2]))  # its title is the notebook's
+
+
+__all__ = ["CLAIMS", "GPU_ARMS", "IMAGE_KID", "SETTLE", "equal_wall_clock_claims", "figures", "gpu_claims",
+           "gpu_figures", "gpu_report", "gpu_run", "preconditions", "read_gpu_records", "report", "run", "verdicts",
+           "wall_clock_picks", "weight_share_at_clip"]

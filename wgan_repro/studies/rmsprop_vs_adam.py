@@ -48,7 +48,7 @@ def preconditions(table: pd.DataFrame) -> dict[str, dict]:
     kid = table.groupby("variant", sort=False).kid.mean()
     return {"images": lambda arms: C.precondition(
         f"both compared arms' samples are images (mean KID < {MNIST_IMAGE_KID}, the MNIST threshold of notebook 05)",
-        all(kid[a] < MNIST_IMAGE_KID for a in arms), "mean KID " + ", ".join(f"{a} {kid[a]:.3f}" for a in arms))}
+        all(kid[a] < MNIST_IMAGE_KID for a in arms), "mean KID " + ", ".join(f"{a} {kid[a]:.4f}" for a in arms))}
 
 
 def verdicts(table: pd.DataFrame, iterations: int) -> list[dict]:
