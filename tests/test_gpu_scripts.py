@@ -27,13 +27,13 @@ def test_committed_gpu_verdicts_follow_from_the_committed_records():
     details = json.loads((PAPER_03 / "details.json").read_text())
     ck, _, meta = S03.read_gpu_records(RECORDS_03)
     at = max(details["scored_at_iterations"])
-    claims = S03.gpu_claims(ck, at, 100_000, details["n_samples"], details["n_reference"], meta["leases"])
+    claims = S03.gpu_claims(ck, at, 100_000, details["n_samples"], details["n_reference"], meta["leases"], meta["arms"])
     assert claims == details["claims"]  # every field, the verdicts and their statistics included
     # every look's verdicts, and the boundary that every pooled "reproduced" passed
     for look in details["claims_earlier_looks"]:
         seen = ck[ck.seed.isin(look["seeds"])]
         again = S03.gpu_claims(seen, at, 100_000, details["n_samples"], details["n_reference"],
-                               meta["leases"][:look["leases"]])
+                               meta["leases"][:look["leases"]], meta["arms"])
         assert [c["verdict"] for c in again] == [c["verdict"] for c in look["claims"]]
     assert details["pocock_boundary"] == POCOCK[len(meta["leases"])]
 
@@ -51,14 +51,18 @@ def test_gpu_records_are_the_paper_profiles_and_complete(tmp_path):
 def test_equal_wall_clock_claim_compares_dcgan_at_gp_time_on_that_lease_only():
     lease = {"seeds": [6, 7], "dcgan_at_gp_wall_clock": {"gp_iteration": 20, "gp_mean_wall_clock_s": 9.0,
                                                           "checkpoints": {"6": 50, "7": 40}}}
-    rows = [("WGAN-GP", 6, 20, 0.30), ("WGAN-GP", 7, 20, 0.32), ("DCGAN", 6, 50, 0.10), ("DCGAN", 7, 40, 0.12),
+    rows = [("WGAN-GP", 6, 20, 0.130), ("WGAN-GP", 7, 20, 0.135), ("DCGAN", 6, 50, 0.05), ("DCGAN", 7, 40, 0.06),
             ("DCGAN", 6, 20, 0.90), ("DCGAN", 7, 20, 0.95), ("WGAN-GP", 0, 20, 0.01)]  # not that lease's picks
     ck = pd.DataFrame(rows, columns=["variant", "seed", "iteration", "kid"]).assign(wall_time=1.0)
     (claim,) = S03.equal_wall_clock_claims(ck, [{"seeds": [0]}, lease], "item")
     assert claim["stats"]["n"] == [2, 2]
-    assert claim["stats"]["mean"] == pytest.approx([0.11, 0.31])
-    assert claim["verdict"] == C.REPRODUCED
+    assert claim["stats"]["mean"] == pytest.approx([0.055, 0.1325])
+    assert claim["verdict"] == C.REPRODUCED and claim["precondition"]["holds"]
     assert S03.equal_wall_clock_claims(ck, [{"seeds": [0]}], "item") == []
+    # GP's samples not yet images (mean KID above the declared 0.150): the same p, not resolved
+    blobs = ck.assign(kid=ck.kid.where(ck.variant != "WGAN-GP", ck.kid + 0.2))
+    (claim,) = S03.equal_wall_clock_claims(blobs, [lease], "item")
+    assert claim["verdict"] == C.UNRESOLVED and "WGAN-GP 332" in claim["precondition"]["measured"]
 
 
 def test_dcgan_checkpoint_chosen_within_gp_mean_wall_clock():
@@ -107,3 +111,18 @@ def test_gpu_speed_refuses_a_device_it_cannot_use(tmp_path):
                                                                            "PYTHONPATH": str(REPO)})
     assert proc.returncode == 2 and "device='tpu' is not allowed" in proc.stderr
     assert not (tmp_path / "gpu_speed.json").exists()
+
+
+def test_the_scorecard_shows_the_gpu_verdict_beside_the_same_declared_claim():
+    from wgan_repro import scorecard as S
+
+    rows = S.add_paper_profile(REPO / "results", S.gather_claims(REPO / "results"))
+    by_id = {r["id"]: r for r in rows if r["notebook"] == "03_clipping_vs_gp"}
+    gpu = {c["id"]: c for c in json.loads((PAPER_03 / "details.json").read_text())["claims"]}
+    for claim_id in ("03.same_optimizer_kid", "03.adam_improves_kid", "03.caption_kid"):
+        shown = by_id[claim_id]["paper_profile"]
+        assert shown["verdict"] == gpu[claim_id]["verdict"] and shown["at"] == 2000
+        text = S.paper_profile_text(shown)
+        assert f"p = {gpu[claim_id]['stats']['p']:.2g}" in text and "2,000 of 100k" in text and "not counted" in text
+    assert "paper_profile" not in by_id["03.caption_fid"]  # the GPU runs scored no FID claim
+    assert S.paper_profile_text(None) == ""

@@ -43,7 +43,7 @@ def test_the_scorecard_shows_a_changed_later_look_beside_the_first_verdict(tmp_p
     md = S.scorecard_markdown(rows)
     assert "1 changed verdict; 04_rmsprop_vs_adam: GP trains well with Adam" in md
     table = [line for line in md.splitlines() if line.startswith("| 04_")]
-    assert len(table) == 1 and table[0].count(" | ") == 9  # ten cells
+    assert len(table) == 1 and table[0].count(" | ") == 10  # eleven cells (the last: the paper profile, empty here)
     assert "**not resolved at this scale**" in table[0]  # the first look's verdict stays
     assert "n = 5 vs 5, p = 0.014: reproduced (passes Pocock's two-look p < 0.0294)" in table[0]
 

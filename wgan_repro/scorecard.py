@@ -61,7 +61,7 @@ def apply_family(rows: list[dict]) -> list[dict]:
 # ---------------------------------------------------------------------- the scorecard
 SCORECARD_COLUMNS = ["notebook", "profile", "id", "item", "claim", "paper", "ours", "verdict", "rule", "next_scale",
                      "stats", "second_look", "family", "precondition", "p_holm", "family_size", "verdict_unadjusted",
-                     "look", "verdict_as_computed"]
+                     "look", "verdict_as_computed", "paper_profile"]
 
 
 def gather_claims(results_root: str | Path, skip: str = "99_scorecard") -> list[dict]:
@@ -133,18 +133,53 @@ def scorecard_markdown(rows: list[dict]) -> str:
         return f"**{_cell(r.verdict)}**" + (f" (as computed: {_cell(was)})" if was and was != r.verdict else "")
 
     head = (summary + "| notebook | id | paper item | claim | paper | ours | test | look | verdict | later look (more "
-            "seeds) |\n")
-    md = head + "|---" * 10 + "|\n" + "\n".join(
+            "seeds) | paper profile (GPU) |\n")
+    md = head + "|---" * 11 + "|\n" + "\n".join(
         f"| {_cell(r.notebook)} | {_cell(r.id if isinstance(r.id, str) else '')} | "
         f"{_cell(r.item if isinstance(r.item, str) else '')} | {_cell(r.claim)} | "
         f"{_cell(r.paper)} | {_cell(r.ours)} | {_cell(test(r))} | {_cell(look_text(r._asdict()))} | {verdict(r)} | "
-        f"{_cell(second_look_text(r.second_look))} |" for r in card.itertuples())
+        f"{_cell(second_look_text(r.second_look))} | {_cell(paper_profile_text(r.paper_profile))} |"
+        for r in card.itertuples())
     unsettled = card[~card.verdict.isin([REPRODUCED, *NOT_COUNTED])]
     if len(unsettled):
         md += "\n\n**Not reproduced at this scale, and what would settle each:**\n\n" + "\n".join(
             f"- {r.notebook} — {r.claim} (**{r.verdict}**): "
             + (r.next_scale if isinstance(r.next_scale, str) else "not stated") for r in unsettled.itertuples())
     return md
+
+
+def paper_profile_claims(results_root: str | Path) -> dict[tuple[str, str], dict]:
+    """{(notebook, claim id): the claim} of every results/paper/<notebook>/details.json, each with where it is
+    and how far its runs got ("at", "seeds", "shown")."""
+    found = {}
+    for path in sorted(Path(results_root).glob("paper/*/details.json")):
+        d = json.loads(path.read_text())
+        at = max(d.get("scored_at_iterations") or [0])
+        for c in d.get("claims", []):
+            if c.get("id"):
+                found[(path.parent.name, c["id"])] = {**c, "at": at, "seeds": len(d.get("seeds", [])),
+                                                      "shown": f"results/paper/{path.parent.name}"}
+    return found
+
+
+def add_paper_profile(results_root: str | Path, rows: list[dict]) -> list[dict]:
+    """`rows` with "paper_profile" set where the GPU paper-profile runs test the same declared claim (its id)."""
+    found = paper_profile_claims(results_root)
+    for row in rows:
+        if (row["notebook"], row.get("id")) in found:
+            row["paper_profile"] = found[(row["notebook"], row["id"])]
+    return rows
+
+
+def paper_profile_text(c) -> str:
+    """'n = 12 vs 12, p = 3.5e-06: reproduced at 2,000 of 100k iterations (not counted) — results/paper/...'."""
+    if not isinstance(c, dict):
+        return ""
+    stats = c.get("stats") if isinstance(c.get("stats"), dict) else {}
+    n = f"n = {stats['n'][0]} vs {stats['n'][1]}" if stats.get("n") else f"n = {c['seeds']} seeds"
+    p = f", p = {stats['p']:.2g}" if isinstance(stats.get("p"), (int, float)) and math.isfinite(stats["p"]) else ""
+    return (f"{n}{p}: {c['verdict']} at {c['at']:,} of 100k iterations (GPU, no look plan: shown, not counted) — "
+            f"{c['shown']}")
 
 
 def paper_profile_evidence(results_root: str | Path) -> dict[str, str]:
@@ -206,4 +241,5 @@ def glance_markdown(rows: list[dict], results_root: str | Path) -> str:
 
 
 __all__ = ["FAMILY_RULE", "SCORECARD_COLUMNS", "apply_family", "gather_claims", "glance_markdown", "holm", "in_family",
-           "paper_profile_evidence", "scorecard_markdown"]
+           "add_paper_profile", "paper_profile_claims", "paper_profile_evidence", "paper_profile_text",
+           "scorecard_markdown"]

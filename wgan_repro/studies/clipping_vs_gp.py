@@ -231,17 +231,38 @@ def read_gpu_records(records) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
                           "benchmarks/score_paper_03.py wrote, e.g. results/paper/records/03_clipping_vs_gp)")
     ck, hist = pd.read_csv(records / "checkpoints.csv"), pd.read_csv(records / "histories.csv")
     meta = json.loads((records / "runs.json").read_text())
+    # each arm's optimiser, from every lease's run records (the configs that trained): one per arm
+    arms: dict[str, set] = {}
+    for path in sorted(records.glob("gpu_runs*.json")):
+        for r in json.loads(path.read_text())["runs"]:
+            arms.setdefault(r["variant"], set()).add((r["config"]["optimizer"], r["config"]["lr_d"]))
+    if any(len(v) != 1 for v in arms.values()):
+        raise ConfigError(f"gpu_records={str(records)!r} is not allowed: an arm trained with more than one "
+                          f"optimiser across leases ({ {k: sorted(v) for k, v in arms.items()} })")
+    meta["arms"] = {k: dict(zip(("optimizer", "lr_d"), next(iter(v)))) for k, v in arms.items()}
     if set(ck.variant) != set(GPU_ARMS):
         raise ConfigError(f"gpu_records={str(records)!r} is not allowed: its scores cover {sorted(set(ck.variant))}, "
                           f"not Fig. 3's four arms {GPU_ARMS}")
     return ck, hist, meta
 
 
+def _required(pre: dict[str, dict], names) -> dict | None:
+    """The named preconditions as one (what, holds, measured)."""
+    checked = [pre[name] for name in names]
+    return C.precondition(" and ".join(p["what"] for p in checked), all(p["holds"] for p in checked),
+                          "; ".join(p["measured"] for p in checked)) if checked else None
+
+
 def gpu_claims(ck: pd.DataFrame, at: int, configured: int, n_samples: int, n_reference: int,
-               leases: list[dict] | None = None) -> list[dict]:
+               leases: list[dict] | None = None, arms: dict[str, dict] | None = None) -> list[dict]:
     """The four Fig. 3 claims on the scores in `ck` at iteration `at`, and the equal wall-clock claim
-    where a lease chose DCGAN's checkpoints for it (rules as stated before the data)."""
+    where a lease chose DCGAN's checkpoints for it (rules as stated before the data). Each carries the id of the
+    declared claim it tests at the paper scale (CLAIMS; the scorecard shows the two side by side), or one of its
+    own where only the paper profile has the arms (DCGAN). A declared claim keeps its preconditions at this scale
+    too (`preconditions` on the scores at `at`, `arms`: each arm's optimiser); the DCGAN claims require images."""
     get = lambda v: ck[(ck.variant == v) & (ck.iteration == at)].sort_values("seed")  # noqa: E731
+    pre = preconditions(ck[ck.iteration == at], arms or {})
+    declared = {c.id: _required(pre, c.requires) for c in CLAIMS}
     item = (f"WGAN-GP Fig. 3 (paper-profile runs on a GPU, stopped at {at:,} of "
             f"{configured:,} iterations)")
     what = (f"KID ×1e3 after {at:,} generator iterations ({n_samples} samples vs {n_reference} "
@@ -249,22 +270,25 @@ def gpu_claims(ck: pd.DataFrame, at: int, configured: int, n_samples: int, n_ref
     claims = [
         C.compared_claim("GP beats clipping at equal generator iterations (KID, CIFAR-10, GPU)",
                          "GP converges faster and to better scores (Fig. 3)", what, ("GP", get(GP_ADAM).kid.tolist()),
-                         ("clip", get(CLIP).kid.tolist()), higher_is_better=False, item=item, scale=1e3),
+                         ("clip", get(CLIP).kid.tolist()), higher_is_better=False, item=item, scale=1e3,
+                         id="03.caption_kid", requires=declared["03.caption_kid"]),
         C.compared_claim("GP with RMSProp at clipping's learning rate beats clipping (KID, CIFAR-10, GPU)",
                          "GP beats clipping with the optimizer held fixed (Fig. 3: \"to control for the optimizer\")",
                          what, ("GP (RMSProp)", get(GP_RMSPROP).kid.tolist()),
-                         ("clip", get(CLIP).kid.tolist()), higher_is_better=False, item=item, scale=1e3),
+                         ("clip", get(CLIP).kid.tolist()), higher_is_better=False, item=item, scale=1e3,
+                         id="03.same_optimizer_kid", requires=declared["03.same_optimizer_kid"]),
         C.compared_claim("GP with Adam beats GP with RMSProp (KID, CIFAR-10, GPU)",
                          "\"Using Adam further improves performance\" (§5.3)", what,
                          ("GP (Adam)", get(GP_ADAM).kid.tolist()),
                          ("GP (RMSProp)", get(GP_RMSPROP).kid.tolist()), higher_is_better=False, item=item,
-                         scale=1e3),
+                         scale=1e3, id="03.adam_improves_kid", requires=declared["03.adam_improves_kid"]),
         C.compared_claim("DCGAN is ahead of GP in wall-clock (KID, CIFAR-10, GPU)",
                          "GP \"converges more slowly (in wall-clock time) than DCGAN\" (§5.3)",
                          f"KID ×1e3 at {at:,} iterations, reached by DCGAN after {get(DCGAN).wall_time.mean():.0f} s "
                          f"and by GP after {get(GP_ADAM).wall_time.mean():.0f} s (means over seeds)",
                          ("DCGAN", get(DCGAN).kid.tolist()), ("GP", get(GP_ADAM).kid.tolist()),
-                         higher_is_better=False, item=item, scale=1e3),
+                         higher_is_better=False, item=item, scale=1e3, id="03.gpu_dcgan_ahead_in_wall_clock",
+                         requires=_required(pre, ("images",))),
     ]
     # lower KID reached sooner shows DCGAN ahead in wall-clock; anything else settles nothing, since DCGAN's
     # generators at GP's wall-clock (its later checkpoints) were not brought back (rule stated before the data)
@@ -306,10 +330,11 @@ def equal_wall_clock_claims(ck: pd.DataFrame, leases: list[dict], item: str) -> 
             f"({', '.join(lease_means)} s): iterations "
             f"{', '.join(f'{i:,}' for i in dcgan.iteration)}, reached after {dcgan.wall_time.mean():.0f} s on average; "
             f"seeds {seeds}")
+    images = preconditions(pd.concat([dcgan, gp]), {})["images"]  # the two arms as compared
     return [C.compared_claim("DCGAN beats GP at equal wall-clock (KID, CIFAR-10, GPU)",
                              "GP \"converges more slowly (in wall-clock time) than DCGAN\" (§5.3, Fig. 3 right)", what,
                              ("DCGAN", dcgan.kid.tolist()), ("GP", gp.kid.tolist()), higher_is_better=False,
-                             item=item, scale=1e3)]
+                             item=item, scale=1e3, id="03.gpu_dcgan_equal_wall_clock", requires=images)]
 
 
 def gpu_run(records, out_dir, save, profile: str) -> SimpleNamespace:
@@ -320,13 +345,13 @@ def gpu_run(records, out_dir, save, profile: str) -> SimpleNamespace:
     common = sorted(set.intersection(*(set(g.iteration) for _, g in ck.groupby(["variant", "seed"]))))
     at, configured = max(common), meta["runs"][0]["iterations_configured"]
     n_samples, n_reference = int(ck.n_samples.max()), int(ck.n_reference.max())
-    claims = gpu_claims(ck, at, configured, n_samples, n_reference, meta["leases"])
+    claims = gpu_claims(ck, at, configured, n_samples, n_reference, meta["leases"], meta["arms"])
     # the verdicts as published after each earlier look (lease), before later leases added seeds
     earlier = []
     for k in range(1, len(meta["leases"])):
         seeds = [seed for x in meta["leases"][:k] for seed in x["seeds"]]
         earlier.append({"leases": k, "seeds": seeds, "claims": gpu_claims(
-            ck[ck.seed.isin(seeds)], at, configured, n_samples, n_reference, meta["leases"][:k])})
+            ck[ck.seed.isin(seeds)], at, configured, n_samples, n_reference, meta["leases"][:k], meta["arms"])})
     return SimpleNamespace(records=records, out_dir=out_dir, save=save, profile=profile, ck=ck, hist=hist, meta=meta,
                            common=common, at=at, configured=configured, n_samples=n_samples, n_reference=n_reference,
                            claims=claims, earlier=earlier,
@@ -401,7 +426,7 @@ def gpu_report(s: SimpleNamespace) -> None:
                f"every run reached) and DCGAN also at GP's wall-clock where a lease chose it ({where}): KID and FID "
                f"of {s.n_samples} samples against {s.n_reference} CIFAR-10 training images. These are "
                f"early-training comparisons, not the paper's endpoint.\n\n"
-               + C.claims_markdown(claims, with_rule=True) + "\n" + looks_md)
+               + C.claims_markdown(claims, with_rule=True) + C.unmet_preconditions_markdown(claims) + "\n" + looks_md)
     (s.out_dir / "claims.md").write_text(summary)
     display(Markdown(summary.split("\n", 2)[2]))  # its title is the notebook's
 
