@@ -11,6 +11,7 @@ from wgan_repro import objectives
 from wgan_repro import grid as R
 from wgan_repro import rundir
 from wgan_repro.config import ConfigError
+from wgan_repro.fidelity import ScoringSpec
 
 BASE = dict(dataset="8gaussians", arch="toy", dim=16, loss="wgan", gp_weight=0.1, d_norm="none",
             optimizer="adam", lr_g=1e-4, lr_d=1e-4, batch_size=32, n_critic=2, iterations=8,
@@ -127,10 +128,10 @@ def test_pool_scores_each_run_where_it_trained_as_inprocess_would(tmp_path, monk
     base = dict(dataset="mnist", image_size=28, arch="gp-dcgan", dim=4, loss="wgan", gp_weight=10.0, d_norm="none",
                 g_batchnorm=False, optimizer="adam", lr_g=1e-4, lr_d=1e-4, batch_size=8, n_critic=1,
                 iterations=2, sample_every=0, checkpoint_every=0, log_every=1, dvclive=False)
-    scoring = E.scoring_spec("mnist-train", 28, n_samples=6, n_reference=6, isc=False)
+    scoring = ScoringSpec("mnist-train", 28, n_samples=6, n_reference=6, isc=False)
     grid = {"a": {}, "b": {"lr_g": 2e-4}}
-    inproc = E.train_grid(grid, [0], tmp_path / "a", scoring, base, executor="inprocess", progress=False)
-    pooled = E.train_grid(grid, [0], tmp_path / "b", scoring, base, executor="pool", progress=False)
+    inproc = R.run_grid(base, grid, [0], tmp_path / "a", scoring=scoring, executor="inprocess", progress=False)
+    pooled = R.run_grid(base, grid, [0], tmp_path / "b", scoring=scoring, executor="pool", progress=False)
 
     def no_scoring(*a, **k):
         raise AssertionError("the scores should come from the runs' caches")
@@ -288,9 +289,9 @@ def test_with_checkpoint_scoring_a_run_is_compared_by_its_final_generator_and_ea
     base = dict(dataset="mnist", image_size=28, arch="gp-dcgan", dim=4, loss="wgan", gp_weight=10.0, d_norm="none",
                 g_batchnorm=False, optimizer="adam", lr_g=1e-4, lr_d=1e-4, batch_size=8, n_critic=1, iterations=4,
                 sample_every=0, checkpoint_every=2, keep_checkpoints=True, log_every=1, dvclive=False)
-    final_only = E.scoring_spec("mnist-train", 28, n_samples=6, n_reference=6, isc=False)
-    every = E.scoring_spec("mnist-train", 28, n_samples=6, n_reference=6, isc=False, checkpoints=True)
-    runs = E.train_grid({"a": {}}, [0], tmp_path, every, base, executor="inprocess", progress=False)
+    final_only = ScoringSpec("mnist-train", 28, n_samples=6, n_reference=6, isc=False)
+    every = ScoringSpec("mnist-train", 28, n_samples=6, n_reference=6, isc=False, checkpoints=True)
+    runs = R.run_grid(base, {"a": {}}, [0], tmp_path, scoring=every, executor="inprocess", progress=False)
     assert E.score_runs(runs, every).kid.tolist() == E.score_runs(runs, final_only).kid.tolist()
     ck = E.score_checkpoints(runs[("a", 0)], every, "wasserstein_estimate")
     assert ck.iteration.tolist() == [2, 4] and ck.wall_time.iloc[0] < ck.wall_time.iloc[1]

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .config import LENGTH, fields_with, keyed_values
 from .presets import config_from_dict
-from .presets import load_preset as preset  # noqa: F401 (the notebooks' name for it)
+from .presets import load_preset
 from .fidelity import ScoringSpec
 from .files import compact_png
 from .grid import run_grid, score_run
@@ -46,19 +46,6 @@ def setup(out_dir: str | Path | None, runs_dir: str | Path | None, name: str | N
     return out_dir, runs_dir, save
 
 
-def scoring_spec(reference: str, image_size: int, n_samples: int, n_reference: int, isc: bool = True,
-                 checkpoints: bool = False) -> ScoringSpec:
-    return ScoringSpec(reference, image_size, n_samples, n_reference, isc, checkpoints)
-
-
-def train_grid(variants: dict[str, dict], seeds: list[int], runs_dir: str | Path, scoring: ScoringSpec | None = None,
-               base: dict | None = None, **executor) -> dict[tuple[str, int], TrainResult]:
-    """Train every (variant, seed) through an executor (`grid.run_grid`: executor, workers,
-    per_gpu, ray_address pass through): finished runs are loaded, partial ones resume, each in
-    runs_dir/<variant>/seed<k>-<config hash>. scoring: each run is also scored where it trained."""
-    return run_grid(base or {}, variants, seeds, runs_dir, desc=Path(runs_dir).name, scoring=scoring, **executor)
-
-
 def fig3_arms(scale: dict, critic_schedule: str = "constant", all_arms: bool = True, control: bool = False,
               checkpoint_every: int | None = None) -> dict[str, dict]:
     """WGAN-GP Fig. 3's arms on gan_cifar.py's DCGAN (configs/cifar10_wgan_clip.yaml, cifar10_wgan_gp.yaml):
@@ -67,12 +54,12 @@ def fig3_arms(scale: dict, critic_schedule: str = "constant", all_arms: bool = T
     all_arms DCGAN too (the non-saturating GAN loss, Adam 2e-4, one D step per G step), each keeping a
     checkpoint every `checkpoint_every` iterations (default: every quarter of training). `scale` sets dataset,
     size, DIM, iterations and logging (the profile's)."""
-    arms = {"WGAN (clip)": preset("cifar10_wgan_clip", **scale, critic_schedule=critic_schedule),
-            "WGAN-GP": preset("cifar10_wgan_gp", **scale)}
+    arms = {"WGAN (clip)": load_preset("cifar10_wgan_clip", **scale, critic_schedule=critic_schedule),
+            "WGAN-GP": load_preset("cifar10_wgan_gp", **scale)}
     if all_arms or control:
-        arms["WGAN-GP (RMSProp)"] = preset("cifar10_wgan_gp", **scale, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5)
+        arms["WGAN-GP (RMSProp)"] = load_preset("cifar10_wgan_gp", **scale, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5)
     if all_arms:
-        arms["DCGAN"] = preset("cifar10_wgan_gp", **scale, loss="gan-ns", gp_weight=0.0, lr_g=2e-4, lr_d=2e-4,
+        arms["DCGAN"] = load_preset("cifar10_wgan_gp", **scale, loss="gan-ns", gp_weight=0.0, lr_g=2e-4, lr_d=2e-4,
                                beta2=0.999, n_critic=1)
         for arm in arms.values():
             arm.update(checkpoint_every=checkpoint_every or max(1, arm["iterations"] // 4), keep_checkpoints=True)
@@ -82,7 +69,7 @@ def fig3_arms(scale: dict, critic_schedule: str = "constant", all_arms: bool = T
 def compare(variants: dict[str, dict], seeds: list[int], runs_dir: str | Path, scoring: ScoringSpec,
             **executor) -> tuple[dict[tuple[str, int], TrainResult], pd.DataFrame]:
     """Train and score every (variant, seed): (runs, one table row per run with fid, kid, ...)."""
-    trained = train_grid(variants, seeds, runs_dir, scoring, **executor)
+    trained = run_grid({}, variants, seeds, runs_dir, scoring=scoring, **executor)
     return trained, score_runs(trained, scoring)
 
 

@@ -162,10 +162,12 @@ def longest_first(pending: list[TrainConfig]) -> list[TrainConfig]:
 
 def run_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: str | Path,
              executor: str = "auto", workers: int | None = None, per_gpu: int | None = None,
-             ray_address: str | None = None, progress: bool = True, desc: str = "runs",
+             ray_address: str | None = None, progress: bool = True, desc: str | None = None,
              scoring: ScoringSpec | None = None, seeds_of: dict[str, list[int]] | None = None) -> dict:
     """Train every (variant, seed) not finished yet, then load them all:
-    {(variant, seed): TrainResult}, in the order of `variants` and `seeds`.
+    {(variant, seed): TrainResult}, in the order of `variants` and `seeds`; finished runs are loaded,
+    partial ones resume, each in out_root/<variant>/seed<k>-<config hash>. desc: the progress label
+    (default: out_root's folder name).
 
     scoring: each run is also scored where it trained, right after training, while other
     workers still train; the scores are cached in its folder (`score_run`).
@@ -173,6 +175,8 @@ def run_grid(base: dict, variants: dict[str, dict], seeds: list[int], out_root: 
     Progress: a bar in the notebook, and one line per finished run on the process's console.
     """
     from tqdm.auto import tqdm
+
+    desc = desc or Path(out_root).name
 
     configs = grid_configs(base, variants, seeds, out_root, seeds_of=seeds_of)
     per_gpu = runs_per_gpu(per_gpu)

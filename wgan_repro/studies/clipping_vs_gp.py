@@ -23,6 +23,7 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, plots, probes
+from ..fidelity import ScoringSpec
 from ..errors import ConfigError
 from ..looks import POCOCK
 from ..metrics import sample_generator
@@ -113,7 +114,7 @@ def run(dataset: str, image_size: int, dim: int, iterations: int, all_arms: bool
                  sample_every=max(1, iterations // 4), checkpoint_every=0)
     # clip, GP; control: GP (RMSProp); all_arms: + DCGAN, checkpoints
     variants = E.fig3_arms(scale, critic_schedule, all_arms, control_arm)
-    scoring = E.scoring_spec(f"{dataset}-train", image_size, n_samples, n_reference, checkpoints=all_arms)
+    scoring = ScoringSpec(f"{dataset}-train", image_size, n_samples, n_reference, checkpoints=all_arms)
     trained, table = E.compare(variants, seeds, runs_dir, scoring)  # each run is scored where it trained
     if all_arms:  # KID and FID of every kept checkpoint, with the run's clock
         ck = pd.concat([E.score_checkpoints(r, scoring, "wasserstein_estimate").assign(variant=name, seed=seed)

@@ -22,6 +22,8 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, plots
+from ..fidelity import ScoringSpec
+from ..presets import load_preset
 from ..metrics import sample_generator
 
 OBJECTIVES = ("WGAN", "GAN")
@@ -39,11 +41,11 @@ SETTLING = 0.10  # the convergence precondition's allowed relative change over t
 def arms(scale: dict, mlp_dim: int) -> dict[str, dict]:
     """'<generator> / <objective>' for each generator (WGAN Figs. 5, 6, 7) and objective."""
     generators = {
-        "DCGAN": E.preset("mnist_wgan_clip", **scale),                        # Fig. 5 (gan_mnist.py MODE='wgan')
-        "constant filters, no BN": E.preset("mnist_constant_wgan", **scale),  # Fig. 6 (gan_64x64.py's crippled G)
-        "MLP": E.preset("mnist_mlp_wgan", **scale, g_dim=mlp_dim),            # Fig. 7 (MLP G, DCGAN critic)
+        "DCGAN": load_preset("mnist_wgan_clip", **scale),                        # Fig. 5 (gan_mnist.py MODE='wgan')
+        "constant filters, no BN": load_preset("mnist_constant_wgan", **scale),  # Fig. 6 (gan_64x64.py's crippled G)
+        "MLP": load_preset("mnist_mlp_wgan", **scale, g_dim=mlp_dim),            # Fig. 7 (MLP G, DCGAN critic)
     }
-    gan = E.preset("mnist_gan")  # the standard GAN's objective and optimiser (gan_mnist.py MODE='dcgan')
+    gan = load_preset("mnist_gan")  # the standard GAN's objective and optimiser (gan_mnist.py MODE='dcgan')
     gan_objective = {k: gan[k] for k in ("loss", "optimizer", "lr_g", "lr_d", "beta1", "beta2", "n_critic")}
     variants = {}
     for a, wgan in generators.items():
@@ -63,7 +65,7 @@ def run(dataset: str, image_size: int, iterations: int, dim: int, mlp_dim: int, 
     variants = arms(scale, mlp_dim)
     archs = list(dict.fromkeys(v.split(" / ")[0] for v in variants))
     trained, table = E.compare(variants, seeds, runs_dir,  # each run is scored where it trained
-                               E.scoring_spec(f"{dataset}-train", image_size, n_samples, n_reference))
+                               ScoringSpec(f"{dataset}-train", image_size, n_samples, n_reference))
     digits = dataset in ("mnist", "fashion-mnist")  # the classifier exists for these; other data: KID alone
     checkpoints = None
     if digits:

@@ -17,6 +17,9 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, plots
+from ..grid import run_grid
+from ..fidelity import ScoringSpec
+from ..presets import load_preset
 from ..metrics import sample_generator
 from ..rundir import load_run
 from . import MNIST_IMAGE_KID
@@ -34,9 +37,9 @@ PARTIAL_RULE = ("seeds are the units: per seed, the Spearman ρ(W estimate, KID)
 
 
 def arms(scale: dict, critic_schedule: str) -> dict[str, dict]:
-    return {"WGAN": E.preset("mnist_wgan_clip", **scale, critic_schedule=critic_schedule),
-            "GAN": E.preset("mnist_gan", **scale, d_norm="batch"),
-            "failed run": E.preset("mnist_mlp_wgan", **{**scale, "dim": 256}, critic_schedule=critic_schedule,
+    return {"WGAN": load_preset("mnist_wgan_clip", **scale, critic_schedule=critic_schedule),
+            "GAN": load_preset("mnist_gan", **scale, d_norm="batch"),
+            "failed run": load_preset("mnist_mlp_wgan", **{**scale, "dim": 256}, critic_schedule=critic_schedule,
                                    arch="mlp", g_dim=256, d_norm="none", batch_size=50, lr_g=1e-3, lr_d=1e-3)}
 
 
@@ -49,8 +52,8 @@ def run(dataset: str, image_size: int, dim: int, iterations: int, checkpoint_eve
     scale = dict(dataset=dataset, image_size=image_size, dim=dim, iterations=iterations, log_every=1, sample_every=0,
                  checkpoint_every=checkpoint_every, keep_checkpoints=True)
     variants = arms(scale, critic_schedule)
-    scoring = E.scoring_spec(f"{dataset}-train", image_size, n_samples, n_reference, isc=False, checkpoints=True)
-    trained = E.train_grid(variants, seeds, runs_dir, scoring, seeds_of={"failed run": seeds[:1]})
+    scoring = ScoringSpec(f"{dataset}-train", image_size, n_samples, n_reference, isc=False, checkpoints=True)
+    trained = run_grid({}, variants, seeds, runs_dir, scoring=scoring, seeds_of={"failed run": seeds[:1]})
     frames = []
     for (name, seed), r in trained.items():
         df = E.score_checkpoints(r, scoring, LOSS_KEY[name])

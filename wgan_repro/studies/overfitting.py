@@ -14,6 +14,8 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E
+from ..grid import run_grid
+from ..presets import load_preset
 
 
 def run(dataset: str, image_size: int, dim: int, iterations: int, small: int, heldout: int, seeds: list[int],
@@ -23,9 +25,9 @@ def run(dataset: str, image_size: int, dim: int, iterations: int, small: int, he
     out_dir, runs_dir, save = E.setup(out_dir, runs_dir, "07_overfitting")
     scale = dict(dataset=dataset, image_size=image_size, dim=dim, iterations=iterations, log_every=log_every,
                  sample_every=0, checkpoint_every=0, heldout_size=heldout)
-    variants = {f"{small:,} digits": E.preset("mnist_wgan_gp", **scale, train_size=small),
-                "all digits": E.preset("mnist_wgan_gp", **scale)}
-    trained = E.train_grid(variants, seeds, runs_dir)
+    variants = {f"{small:,} digits": load_preset("mnist_wgan_gp", **scale, train_size=small),
+                "all digits": load_preset("mnist_wgan_gp", **scale)}
+    trained = run_grid({}, variants, seeds, runs_dir)
     curves = E.histories_frame(trained)
     curves["gap"] = curves.wasserstein_estimate - curves.wasserstein_estimate_heldout
     curves[["variant", "seed", "iteration", "wasserstein_estimate", "wasserstein_estimate_heldout", "gap"]].to_csv(

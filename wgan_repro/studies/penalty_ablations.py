@@ -17,6 +17,9 @@ import torch
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, plots
+from ..grid import run_grid
+from ..fidelity import ScoringSpec
+from ..presets import load_preset
 from ..metrics import sample_generator
 from ..toy import sample_toy, toy_mixture
 
@@ -32,8 +35,8 @@ def lam(w: float) -> str:
 
 def arms(preset: str, gp_weights: list[float], **scale) -> dict[str, dict]:
     """The λ sweep (two-sided) and the one-sided penalty at the paper's λ."""
-    out = {lam(w): E.preset(preset, **scale, gp_weight=w) for w in gp_weights}
-    return {**out, ONE_SIDED: E.preset(preset, **scale, gp_weight=10.0, gp_one_sided=True)}
+    out = {lam(w): load_preset(preset, **scale, gp_weight=w) for w in gp_weights}
+    return {**out, ONE_SIDED: load_preset(preset, **scale, gp_weight=10.0, gp_one_sided=True)}
 
 
 def run(toy_dataset: str, toy_dim: int, toy_iterations: int, dataset, image_size: int, dim: int, iterations: int,
@@ -43,7 +46,7 @@ def run(toy_dataset: str, toy_dim: int, toy_iterations: int, dataset, image_size
     out_dir, runs_dir, save = E.setup(out_dir, runs_dir, "08_penalty_ablations")
     toy = arms("toy_8gaussians_wgan_gp", gp_weights, dataset=toy_dataset, dim=toy_dim, iterations=toy_iterations,
                log_every=log_every, sample_every=0, checkpoint_every=0)
-    toy_runs = E.train_grid(toy, seeds, Path(runs_dir) / "toy")
+    toy_runs = run_grid({}, toy, seeds, Path(runs_dir) / "toy")
     toy_table = E.toy_scores(toy_runs, n_eval)
     frames, tasks = [E.histories_frame(toy_runs).assign(task=toy_dataset)], [toy_dataset]
     mnist_runs = mnist_table = None
@@ -52,7 +55,7 @@ def run(toy_dataset: str, toy_dim: int, toy_iterations: int, dataset, image_size
                      iterations=iterations, log_every=log_every, sample_every=max(1, iterations // 4),
                      checkpoint_every=0)
         mnist_runs, mnist_table = E.compare(mnist, seeds, Path(runs_dir) / dataset,  # scored where each trained
-                                            E.scoring_spec(f"{dataset}-train", image_size, n_samples, n_reference))
+                                            ScoringSpec(f"{dataset}-train", image_size, n_samples, n_reference))
         frames.append(E.histories_frame(mnist_runs).assign(task=dataset))
         tasks.append(dataset)
     curves = pd.concat(frames)

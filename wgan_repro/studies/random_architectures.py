@@ -15,14 +15,16 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, plots
+from ..fidelity import ScoringSpec
+from ..presets import load_preset
 from ..models import table1_architecture
 
 
 def arms(scale: dict, architectures: int) -> tuple[dict, dict]:
     """(methods, variants): 'arch <k> / <method>' for draws 0 .. architectures-1 (WGAN-GP App. B's settings)."""
-    methods = {"WGAN-GP": E.preset("mnist_wgan_gp", **scale, d_norm="layer", lr_g=1e-4, lr_d=1e-4, beta1=0.0,
+    methods = {"WGAN-GP": load_preset("mnist_wgan_gp", **scale, d_norm="layer", lr_g=1e-4, lr_d=1e-4, beta1=0.0,
                                    beta2=0.9),
-               "GAN": E.preset("mnist_gan", **scale, d_norm="batch", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999)}
+               "GAN": load_preset("mnist_gan", **scale, d_norm="batch", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999)}
     variants = {f"arch {k:02d} / {m}": {**cfg, "arch": f"gp-random-{k}"} for k in range(architectures)
                 for m, cfg in methods.items()}
     return methods, variants
@@ -37,7 +39,7 @@ def run(dataset: str, image_size: int, dim: int, architectures: int, iterations:
                  sample_every=max(1, iterations // 3), checkpoint_every=0)
     methods, variants = arms(scale, architectures)
     trained, table = E.compare(variants, seeds, runs_dir,  # each run is scored where it trained
-                               E.scoring_spec(f"{dataset}-train", image_size, n_samples, n_reference))
+                               ScoringSpec(f"{dataset}-train", image_size, n_samples, n_reference))
     table[["architecture", "method"]] = table.variant.str.split(" / ", expand=True)
     specs = pd.DataFrame([{"architecture": f"arch {k:02d}",
                            **{f"{net[0].upper()} {key}": v for net, spec in table1_architecture(k).items()

@@ -18,6 +18,8 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, plots
+from ..fidelity import ScoringSpec
+from ..presets import load_preset
 from ..metrics import sample_generator
 from . import MNIST_IMAGE_KID, Claim
 
@@ -70,7 +72,7 @@ def verdicts(table: pd.DataFrame, iterations: int) -> list[dict]:
 def arms(scale: dict) -> dict[str, dict]:
     """gan_mnist.py's WGAN and WGAN-GP modes (configs/mnist_wgan_clip.yaml, mnist_wgan_gp.yaml), and clipping
     with Adam (the setting WGAN §3 tried)."""
-    clip, gp = E.preset("mnist_wgan_clip", **scale), E.preset("mnist_wgan_gp", **scale)
+    clip, gp = load_preset("mnist_wgan_clip", **scale), load_preset("mnist_wgan_gp", **scale)
     return {CLIP_RMSPROP: clip, CLIP_ADAM: {**clip, **ADAM}, GP_ADAM: gp}
 
 
@@ -83,7 +85,7 @@ def run(dataset: str, image_size: int, dim: int, iterations: int, seeds: list[in
                  sample_every=max(1, iterations // 4), checkpoint_every=0)
     variants = arms(scale)
     trained, table = E.compare(variants, seeds, runs_dir,
-                               E.scoring_spec(f"{dataset}-train", image_size, n_samples, n_reference))
+                               ScoringSpec(f"{dataset}-train", image_size, n_samples, n_reference))
     table["instability"] = [C.instability(trained[(v, s)].history) for v, s in zip(table.variant, table.seed)]
     display(table.groupby("variant", sort=False)[["kid", "fid", "instability"]].agg(["mean", "std"]))
     return SimpleNamespace(**{k: v for k, v in locals().items() if k != "scale"})

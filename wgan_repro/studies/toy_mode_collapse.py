@@ -19,6 +19,8 @@ import torch
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, plots, probes
+from ..grid import run_grid
+from ..presets import load_preset
 from ..config import REPO
 from ..metrics import sample_generator
 from ..rundir import load_run
@@ -38,9 +40,9 @@ HIGHER_MOMENTS = "clipping's critic ignores higher moments (Fig. 1a)"
 
 
 def arms(scale: dict, gp_weight: float) -> dict[str, dict]:
-    return {"GAN": E.preset("toy_8gaussians_gan", **scale),
-            "WGAN (clip)": E.preset("toy_8gaussians_wgan_clip", **scale),
-            "WGAN-GP": E.preset("toy_8gaussians_wgan_gp", **scale, gp_weight=gp_weight)}
+    return {"GAN": load_preset("toy_8gaussians_gan", **scale),
+            "WGAN (clip)": load_preset("toy_8gaussians_wgan_clip", **scale),
+            "WGAN-GP": load_preset("toy_8gaussians_wgan_gp", **scale, gp_weight=gp_weight)}
 
 
 def run(datasets: list[str], iterations: int, dim: int, batch_size: int, seeds: list[int], n_eval: int,
@@ -62,7 +64,7 @@ def run(datasets: list[str], iterations: int, dim: int, batch_size: int, seeds: 
         for name in variants:
             grid[f"25gaussians/{name}"].update(iterations=coverage_iterations, checkpoint_every=coverage_every,
                                                keep_checkpoints=True)
-    res_all = E.train_grid(grid, seeds, runs_dir)
+    res_all = run_grid({}, grid, seeds, runs_dir)
     coverage_rows = []
     trained = {ds: {(name, seed): res_all[(f"{ds}/{name}", seed)] for name in variants for seed in seeds}
                for ds in datasets}

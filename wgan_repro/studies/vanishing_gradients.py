@@ -16,6 +16,8 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, probes
+from ..grid import run_grid
+from ..presets import load_preset
 
 VANISHED = 0.1
 RULE = (f"reproduced when the minimax gradient norm after the most D steps is < {VANISHED:.0%} of its value before "
@@ -26,9 +28,9 @@ def run(dataset: str, dim: int, pretrain_iterations: int, d_steps: list[int], se
         runs_dir=None, results_root: str = "results", profile: str = "quick") -> SimpleNamespace:
     """Pre-train one GAN per seed, then the generator's gradient norms after `d_steps` discriminator steps."""
     out_dir, runs_dir, save = E.setup(out_dir, runs_dir, "06_vanishing_gradients")
-    pretrain = E.preset("mnist_gan", dataset=dataset, dim=dim, loss="gan", iterations=pretrain_iterations,
+    pretrain = load_preset("mnist_gan", dataset=dataset, dim=dim, loss="gan", iterations=pretrain_iterations,
                         sample_every=0, checkpoint_every=0)
-    trained = E.train_grid({"GAN": pretrain}, seeds, runs_dir)
+    trained = run_grid({}, {"GAN": pretrain}, seeds, runs_dir)
     rows = []
     for seed in seeds:
         run = trained[("GAN", seed)]
