@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from wgan_repro import experiments as E  # noqa: E402
 from wgan_repro.grid import grid_configs, run_grid  # noqa: E402
 from wgan_repro.pipeline import notebook_parameters  # noqa: E402
-from wgan_repro.rundir import kept_checkpoints, read_checkpoint, read_history  # noqa: E402
+from wgan_repro.rundir import (kept_checkpoint, kept_checkpoints, last_checkpoint, read_checkpoint,  # noqa: E402
+                               read_history)
 
 
 class Deadline(Exception):
@@ -117,10 +118,10 @@ def main() -> None:
         train_until_deadline(arms, args)
     runs, hist = [], []
     for (arm, seed), cfg in grid_configs({}, arms, args.seeds, args.runs).items():
-        if not (Path(cfg.out_dir) / "checkpoints" / "last.pt").is_file():
+        if not last_checkpoint(cfg.out_dir).is_file():
             print(f"{arm} seed {seed}: never started", flush=True)
             continue
-        last = read_checkpoint(Path(cfg.out_dir) / "checkpoints" / "last.pt")
+        last = read_checkpoint(last_checkpoint(cfg.out_dir))
         h = pd.DataFrame(read_history(cfg.out_dir))
         hist.append(h.assign(variant=arm, seed=seed))
         runs.append({"variant": arm, "seed": seed, "out_dir": cfg.out_dir, "config": cfg.to_dict(),
@@ -146,7 +147,7 @@ def main() -> None:
             continue
         pack = {}
         for it, r in items[k:k + 2]:
-            state = read_checkpoint(Path(r["out_dir"]) / "checkpoints" / f"ckpt_{it:06d}.pt")
+            state = read_checkpoint(kept_checkpoint(r["out_dir"], it))
             pack[f"{r['variant']}|{r['seed']}|{it}"] = state["generator"]
         torch.save(pack, out / f"generators-{k // 2:02d}.pt")
     print(json.dumps({r["variant"] + f" s{r['seed']}": r["iterations_reached"] for r in runs}), flush=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -93,6 +94,10 @@ def read_leases(leases: list[list[Path]]) -> tuple[pd.DataFrame, dict, list[dict
     cannot resume another's runs)."""
     hists, metas, gens, scored = [], [], [], []
     for segments in leases:
+        missing = [str(seg / f) for seg in segments for f in ("runs.json", "histories.csv") if not (seg / f).is_file()]
+        if missing:
+            raise LeaseError(f"--lease: {missing[0]} does not exist (a segment is a gpu_paper_03.py --out folder "
+                             "whose runs started)")
         h, meta = cumulative_histories(segments)
         hists.append(h)
         metas.append(meta)
@@ -178,6 +183,9 @@ def write(out: Path, ck: pd.DataFrame, hist: pd.DataFrame, meta: dict, gens: lis
     hist[["variant", "seed", "iteration", "wasserstein_estimate", "loss_critic", "loss_generator", "wall_time"]].to_csv(
         out / "histories.csv", index=False)
     runs = [{k: r[k] for k in ("variant", "seed", "iterations_reached", "iterations_configured")} for r in meta["runs"]]
+    # each lease's own run records (configs included: the study reads each arm's optimiser there)
+    for k, segments in enumerate(args.lease, 1):
+        shutil.copyfile(segments[-1] / "runs.json", out / ("gpu_runs.json" if k == 1 else f"gpu_runs_lease{k}.json"))
     (out / "runs.json").write_text(json.dumps({k: meta[k] for k in ("gpu", "torch", "per_gpu", "seeds")}
                                               | {"runs": runs, "leases": meta["leases"]}, indent=1) + "\n")
     common = sorted(set.intersection(*(set(g.iteration) for _, g in ck.groupby(["variant", "seed"]))))

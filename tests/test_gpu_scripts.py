@@ -126,3 +126,33 @@ def test_the_scorecard_shows_the_gpu_verdict_beside_the_same_declared_claim():
         assert f"p = {gpu[claim_id]['stats']['p']:.2g}" in text and "2,000 of 100k" in text and "not counted" in text
     assert "paper_profile" not in by_id["03.caption_fid"]  # the GPU runs scored no FID claim
     assert S.paper_profile_text(None) == ""
+
+
+@pytest.mark.system
+def test_a_lease_trains_scores_and_its_records_render_as_notebook_03s_paper_page(tmp_path):
+    """The GPU path end to end on the CPU, small: benchmarks/gpu_paper_03.py trains Fig. 3's four arms to a
+    deadline, benchmarks/score_paper_03.py scores their kept generators into records, and notebook 03 at the paper
+    profile re-reads the records (what results/paper/dvc.yaml runs) into a page with every claim decided."""
+    import os
+    import subprocess
+    import sys
+
+    from wgan_repro.pipeline import run_notebook
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    lease, records = tmp_path / "lease1", tmp_path / "records"
+    for cmd in (["benchmarks/gpu_paper_03.py", "--seconds", "45", "--seeds", "0", "--per-gpu", "1", "--device", "cpu",
+                 "--dim", "4", "--checkpoint-every", "2", "--workers", "4", "--runs", str(tmp_path / "runs"),
+                 "--out", str(lease)],
+                ["benchmarks/score_paper_03.py", "--lease", str(lease), "--n-samples", "8", "--n-reference", "20",
+                 "--out", str(records)]):
+        proc = subprocess.run([sys.executable, *cmd], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {p.name for p in records.iterdir()} >= {*S03.GPU_RECORDS, "gpu_runs.json", "samples.png"}
+    run_notebook("03_clipping_vs_gp", "paper", {"gpu_records": str(records)}, results_root=tmp_path / "page",
+                 runs_root=tmp_path / "runs")
+    details = json.loads((tmp_path / "page" / "03_clipping_vs_gp" / "details.json").read_text())
+    assert [c["id"] for c in details["claims"]][:3] == ["03.caption_kid", "03.same_optimizer_kid",
+                                                       "03.adam_improves_kid"]
+    assert all(c["stats"]["n"] == [1, 1] and "precondition" in c for c in details["claims"])
+    assert details["runs_sharing_the_gpu"] == 1 and details["seeds"] == [0]

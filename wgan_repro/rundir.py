@@ -14,7 +14,8 @@ Nothing in a folder that holds a run is replaced without being asked: `resume` c
 `overwrite` sets every file of the old run aside (`.replaced-<pid>/`, so no stale checkpoint can be scored
 later) and removes them once the new run has written its first checkpoint; a new run that fails before
 that puts the old one back.
-This module is the only one that knows the layout; `read_checkpoint` is the only reader of a
+This module is the only one that knows the layout inside a run's folder (`grid.grid_configs` names the
+folders of a grid's runs, out_root/<variant>/seed<k>-<config key>); `read_checkpoint` is the only reader of a
 checkpoint file (weights-only: a checkpoint cannot run code), used by `finished`, `load_run`,
 `load_generator` and resumption.
 """
@@ -57,7 +58,13 @@ class TrainResult:
 
 # ---------------------------------------------------------------------- reading a run
 def last_checkpoint(out_dir: str | Path) -> Path:
+    """The run's newest checkpoint file (it may not exist yet)."""
     return Path(out_dir) / "checkpoints" / "last.pt"
+
+
+def kept_checkpoint(out_dir: str | Path, iteration: int) -> Path:
+    """The checkpoint kept at `iteration` (keep_checkpoints; it may not exist)."""
+    return Path(out_dir) / "checkpoints" / f"ckpt_{iteration:06d}.pt"
 
 
 def kept_checkpoints(out_dir: str | Path) -> list[Path]:
@@ -132,11 +139,10 @@ def load_run(cfg: TrainConfig, iteration: int | None = None) -> TrainResult:
     """
     from .models import build_models
 
-    folder = Path(cfg.out_dir) / "checkpoints"
     if iteration is None or iteration == cfg.iterations:
         path, iteration = last_checkpoint(cfg.out_dir), cfg.iterations
     else:
-        path = folder / f"ckpt_{iteration:06d}.pt"
+        path = kept_checkpoint(cfg.out_dir, iteration)
         if not path.is_file():
             kept = [checkpoint_iteration(p, cfg) for p in kept_checkpoints(cfg.out_dir)]
             raise ConfigError(f"iteration={iteration} is not allowed for {cfg.out_dir}: "
@@ -270,7 +276,7 @@ class RunDir:
     def save_checkpoint(self, state: dict) -> None:
         # the kept one first: a kill between the two writes resumes from the older last.pt and writes it again
         if self.cfg.keep_checkpoints:
-            atomic_save(state, self.checkpoints / f"ckpt_{state['iteration']:06d}.pt")
+            atomic_save(state, kept_checkpoint(self.path, state["iteration"]))
         atomic_save(state, self.last)
         self._settle_replaced(keep_new=True)  # --overwrite: the old run goes only now the new one has a checkpoint
 
