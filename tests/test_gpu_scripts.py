@@ -1,6 +1,5 @@
 """The GPU evidence: notebook 03's paper-profile decisions (wgan_repro/studies/clipping_vs_gp.py) against the
-committed records and page (results/paper/), and the lease scripts' checkpoint choice (benchmarks/gpu_paper_03.py)."""
-import importlib.util
+committed records and page (results/paper/), a lease end to end on the CPU, and benchmarks/gpu_speed.py."""
 import json
 
 import pandas as pd
@@ -14,13 +13,6 @@ from wgan_repro.studies import clipping_vs_gp as S03
 
 PAPER_03 = REPO / "results" / "paper" / "03_clipping_vs_gp"
 RECORDS_03 = REPO / "results" / "paper" / "records" / "03_clipping_vs_gp"
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_committed_gpu_verdicts_follow_from_the_committed_records():
@@ -42,10 +34,39 @@ def test_gpu_records_are_the_paper_profiles_and_complete(tmp_path):
     with pytest.raises(ConfigError, match="gpu_records=.* is not allowed with profile='quick'"):
         S03.run("cifar10", 32, 8, 10, True, True, "constant", [0], 8, 8, 1, out_dir=tmp_path, profile="quick",
                 gpu_records=str(RECORDS_03))
+    with pytest.raises(ConfigError, match="stop_at=45 is not allowed with gpu_records"):
+        S03.run("cifar10", 32, 8, 10, True, True, "constant", [0], 8, 8, 1, out_dir=tmp_path, profile="paper",
+                gpu_records=str(RECORDS_03), stop_at=45)
+    with pytest.raises(ConfigError, match="stop_at=-1 is not allowed: seconds"):
+        S03.run("cifar10", 32, 8, 10, True, True, "constant", [0], 8, 8, 1, out_dir=tmp_path, profile="paper",
+                stop_at=-1)
     (tmp_path / "part").mkdir()
     (tmp_path / "part" / "checkpoints.csv").write_text("variant,seed\n")
     with pytest.raises(ConfigError, match="lacks histories.csv, runs.json"):
         S03.read_gpu_records(tmp_path / "part")
+
+
+def test_two_leases_records_read_together_are_the_committed_ones(tmp_path):
+    """The committed records split by lease (seeds 0-5 and 6-11) and read as a list give the same scores,
+    histories, runs, leases and arms."""
+    ck, hist, meta = S03.read_gpu_records(RECORDS_03)
+    runs_files = sorted(RECORDS_03.glob("gpu_runs*.json"))
+    for name, leases, files in (("a", meta["leases"][:2], runs_files[:2]), ("b", meta["leases"][2:], runs_files[2:])):
+        seeds = [seed for x in leases for seed in x["seeds"]]
+        folder = tmp_path / name
+        folder.mkdir()
+        ck[ck.seed.isin(seeds)].to_csv(folder / "checkpoints.csv", index=False)
+        hist[hist.seed.isin(seeds)].to_csv(folder / "histories.csv", index=False)
+        part = {k: meta[k] for k in ("gpu", "torch", "per_gpu", "command")}
+        (folder / "runs.json").write_text(json.dumps({**part, "seeds": seeds, "leases": leases, "runs": [
+            r for r in meta["runs"] if r["seed"] in seeds]}))
+        for k, f in enumerate(files):
+            (folder / f"gpu_runs{k}.json").write_text(f.read_text())
+    ck2, hist2, meta2 = S03.read_gpu_records([tmp_path / "a", tmp_path / "b"])
+    assert ck2.equals(ck) and hist2.equals(hist) and meta2["leases"] == meta["leases"]
+    assert meta2["runs"] == meta["runs"] and meta2["command"] == meta["command"] and meta2["arms"] == meta["arms"]
+    with pytest.raises(ConfigError, match="seeds .* repeat across the leases"):
+        S03.read_gpu_records([tmp_path / "a", tmp_path / "a"])
 
 
 def test_equal_wall_clock_claim_compares_dcgan_at_gp_time_on_that_lease_only():
@@ -66,13 +87,12 @@ def test_equal_wall_clock_claim_compares_dcgan_at_gp_time_on_that_lease_only():
 
 
 def test_dcgan_checkpoint_chosen_within_gp_mean_wall_clock():
-    gpu = _script("gpu_paper_03")
     hist = pd.DataFrame(
         [("WGAN-GP", 1, i, 10.0 * i) for i in range(0, 30, 5)] + [("WGAN-GP", 2, i, 12.0 * i) for i in range(0, 30, 5)]
         + [("DCGAN", 1, i, 1.0 * i) for i in range(0, 400, 5)], columns=["variant", "seed", "iteration", "wall_time"])
     runs = [{"variant": "WGAN-GP", "seed": 1, "kept": [10, 20]}, {"variant": "WGAN-GP", "seed": 2, "kept": [10, 20]},
             {"variant": "DCGAN", "seed": 1, "kept": list(range(100, 401, 100))}]
-    picked = gpu.dcgan_at_gp_wall_clock(runs, hist, 20)
+    picked = S03.dcgan_at_gp_wall_clock(runs, hist, 20)
     # GP reached 20 (its last row before it, 15) after 150 and 180 s: mean 165; DCGAN's row before 200 is at 195 s
     assert picked["gp_mean_wall_clock_s"] == pytest.approx(165.0)
     assert picked["checkpoints"] == {"1": 100}
@@ -129,30 +149,25 @@ def test_the_scorecard_shows_the_gpu_verdict_beside_the_same_declared_claim():
 
 
 @pytest.mark.system
-def test_a_lease_trains_scores_and_its_records_render_as_notebook_03s_paper_page(tmp_path):
-    """The GPU path end to end on the CPU, small: benchmarks/gpu_paper_03.py trains Fig. 3's four arms to a
-    deadline, benchmarks/score_paper_03.py scores their kept generators into records, and notebook 03 at the paper
-    profile re-reads the records (what results/paper/dvc.yaml runs) into a page with every claim decided."""
-    import os
-    import subprocess
-    import sys
-
+def test_a_lease_trains_to_its_deadline_and_its_records_join_the_committed_ones(tmp_path, monkeypatch):
+    """Notebook 03 at the paper profile with stop_at, small, on the CPU: the four arms train to the deadline, the
+    generators they reached are scored into records beside the page, every claim is decided from them; the
+    records read together with others only with the same scoring protocol. Tiny CIFAR-10 (100 images): the four
+    workers start within the budget on a busy 2-core machine too."""
+    from tests.conftest import make_tiny_datasets
     from wgan_repro.pipeline import run_notebook
 
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
-    lease, records = tmp_path / "lease1", tmp_path / "records"
-    for cmd in (["benchmarks/gpu_paper_03.py", "--seconds", "45", "--seeds", "0", "--per-gpu", "1", "--device", "cpu",
-                 "--dim", "4", "--checkpoint-every", "2", "--workers", "4", "--runs", str(tmp_path / "runs"),
-                 "--out", str(lease)],
-                ["benchmarks/score_paper_03.py", "--lease", str(lease), "--n-samples", "8", "--n-reference", "20",
-                 "--out", str(records)]):
-        proc = subprocess.run([sys.executable, *cmd], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+    monkeypatch.setenv("WGAN_REPRO_DATA", str(make_tiny_datasets(tmp_path / "data", n_mnist=20)))
+    run_notebook("03_clipping_vs_gp", "paper", {"stop_at": 60, "seeds": [40], "dim": 4, "checkpoint_every": 2,
+                                                "n_samples": 8, "n_reference": 20},
+                 results_root=tmp_path / "page", runs_root=tmp_path / "runs")
+    page = tmp_path / "page" / "03_clipping_vs_gp"
+    records = page / "records"
     assert {p.name for p in records.iterdir()} >= {*S03.GPU_RECORDS, "gpu_runs.json", "samples.png"}
-    run_notebook("03_clipping_vs_gp", "paper", {"gpu_records": str(records)}, results_root=tmp_path / "page",
-                 runs_root=tmp_path / "runs")
-    details = json.loads((tmp_path / "page" / "03_clipping_vs_gp" / "details.json").read_text())
+    details = json.loads((page / "details.json").read_text())
     assert [c["id"] for c in details["claims"]][:3] == ["03.caption_kid", "03.same_optimizer_kid",
                                                        "03.adam_improves_kid"]
     assert all(c["stats"]["n"] == [1, 1] and "precondition" in c for c in details["claims"])
-    assert details["runs_sharing_the_gpu"] == 1 and details["seeds"] == [0]
+    assert details["seeds"] == [40] and "-p stop_at 60" in details["command"]
+    with pytest.raises(ConfigError, match="other sample counts"):
+        S03.read_gpu_records([RECORDS_03, records])  # 1,000 vs 5,000 there, 8 vs 20 here

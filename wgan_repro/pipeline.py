@@ -157,8 +157,8 @@ def _warn_if_paper_on_cpu(params: dict) -> None:
 
     import torch
 
-    # re-reading a GPU lease's records (03's gpu_records) trains nothing
-    if params["profile"] == "paper" and not params.get("gpu_records") and not torch.cuda.is_available():
+    lease = params.get("gpu_records") or params.get("stop_at")  # 03 re-reading a lease, or training one briefly
+    if params["profile"] == "paper" and not (lease or torch.cuda.is_available()):
         print("wgan-repro: warning: profile=paper on a machine without a visible CUDA device: its runs train "
               "100k generator iterations each on the CPU (about 370 ms per 32x32 critic step with the penalty on "
               "2 cores, i.e. days per run; docs/pipeline.md, Profiles); stop with Ctrl-C, finished runs are kept",
@@ -239,10 +239,7 @@ def run_notebook(name: str, profile: str | None = None, overrides: dict | None =
                                 # encryption": a local kernel on loopback) are not the notebook's output
                                 # and the grid's console lines (grid._ConsoleProgress, on the process's own
                                 # stderr) go to this console, not into the page (ipykernel captures fd 2 by default)
-                                # (and a kernel shut down mid-cell by a stop does not print asyncio's pending tasks)
-                                # (jupyter_client interrupts every kernel it shuts down: one that is inside a
-                                # message handler then logs "KeyboardInterrupt caught in kernel", which is not an
-                                # error of the render; tests/test_notebooks.py saw it once in a CI run)
+                                # (no asyncio tasks of a stopped kernel; no line for each shutdown's interrupt)
                                 extra_arguments=["--IPKernelApp.log_level=ERROR",
                                                  "--IPKernelApp.capture_fd_output=False",
                                                  "--IPKernelApp.exec_lines=import logging; "

@@ -11,6 +11,7 @@ arm and the preconditions are new here, so these verdicts are a first look on th
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -24,9 +25,15 @@ from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, plots, probes
 from ..fidelity import ScoringSpec
+from .. import fidelity
+from ..config import TrainConfig
+from ..device import resolve_device, runs_per_gpu
 from ..errors import ConfigError
+from ..grid import grid_configs, run_grid
 from ..looks import POCOCK
 from ..metrics import sample_generator
+from ..models import build_generator
+from ..rundir import kept_checkpoint, kept_checkpoints, last_checkpoint, read_checkpoint, read_history
 from . import Claim
 
 CLIP, GP_RMSPROP, GP_ADAM, DCGAN = "WGAN (clip)", "WGAN-GP (RMSProp)", "WGAN-GP", "DCGAN"
@@ -98,17 +105,37 @@ SETTLE = ("the paper's scale: DIM 128, 200k generator iterations (the paper prof
 
 def run(dataset: str, image_size: int, dim: int, iterations: int, all_arms: bool, control_arm: bool,
         critic_schedule: str, seeds: list[int], n_samples: int, n_reference: int, log_every: int, out_dir=None,
-        runs_dir=None, results_root: str = "results", profile: str = "quick", gpu_records: str | None = None):
+        runs_dir=None, results_root: str = "results", profile: str = "quick", gpu_records: str | None = None,
+        stop_at: float | None = None, checkpoint_every: int | None = None):
     """Train and score every arm x seed (gan_cifar.py's DCGAN and settings: configs/cifar10_wgan_clip.yaml,
     cifar10_wgan_gp.yaml; the profile sets the scale); with all_arms also KID and FID of every kept checkpoint
-    against iterations and wall-clock. gpu_records (the paper profile only): re-read a GPU lease's committed
-    records instead of training (`gpu_run`). Returns (state, the per-run score table)."""
-    if gpu_records and profile != "paper":
-        raise ConfigError(f"gpu_records={gpu_records!r} is not allowed with profile={profile!r}: the GPU records "
-                          "are the paper profile's runs (--profile paper)")
+    against iterations and wall-clock. The paper profile only: gpu_records re-reads a GPU lease's committed
+    records instead of training (`gpu_run`); stop_at (seconds) is a lease: the four arms train at once to that
+    deadline, keeping a checkpoint every `checkpoint_every` iterations, and the generators they reached are scored
+    into records/ beside the page (`write_lease_records`), then read the same way. Returns (state, the per-run
+    score table)."""
+    for name, value in (("gpu_records", gpu_records), ("stop_at", stop_at)):
+        if value and profile != "paper":
+            raise ConfigError(f"{name}={value!r} is not allowed with profile={profile!r}: it is the paper "
+                              "profile's (--profile paper)")
+    if gpu_records and stop_at:
+        raise ConfigError(f"stop_at={stop_at!r} is not allowed with gpu_records: a render either trains a lease or "
+                          "re-reads one")
+    if stop_at is not None and not (isinstance(stop_at, (int, float)) and stop_at > 0):
+        raise ConfigError(f"stop_at={stop_at!r} is not allowed: seconds of training, more than 0")
     out_dir, runs_dir, save = E.setup(out_dir, runs_dir, "03_clipping_vs_gp")
+    if stop_at:
+        scale = dict(dataset=dataset, image_size=image_size, dim=dim, iterations=iterations, log_every=log_every,
+                     sample_every=0)
+        variants = E.fig3_arms(scale, critic_schedule, all_arms=True, checkpoint_every=checkpoint_every)
+        train_to_deadline(variants, seeds, runs_dir, stop_at)
+        command = (f"wgan-repro run-notebook 03_clipping_vs_gp --profile paper -p stop_at {stop_at:g} -p seeds "
+                   f"'{list(seeds)}' -p dim {dim} -p checkpoint_every {checkpoint_every} -p n_samples {n_samples} "
+                   f"-p n_reference {n_reference}")
+        gpu_records = write_lease_records(variants, seeds, runs_dir, out_dir / "records", dataset, image_size,
+                                          n_samples, n_reference, command=command)
     if gpu_records:
-        s = gpu_run(Path(gpu_records), out_dir, save, profile)
+        s = gpu_run(gpu_records, out_dir, save, profile)
         return s, s.table
     scale = dict(dataset=dataset, image_size=image_size, dim=dim, iterations=iterations, log_every=log_every,
                  sample_every=max(1, iterations // 4), checkpoint_every=0)
@@ -212,24 +239,59 @@ def weight_share_at_clip(curves: pd.DataFrame) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------- the paper profile's GPU records, re-read
-# A GPU lease trains the four arms at the paper profile's settings until its deadline (benchmarks/gpu_paper_03.py)
-# and its generators are scored (benchmarks/score_paper_03.py): the records (one score row per scored generator,
-# every logged row, each lease's runs) are committed in results/paper/records/03_clipping_vs_gp/, and notebook 03
-# at the paper profile with `gpu_records` set re-reads them here instead of training (no weights needed; the
-# samples figures, drawn from the generators on the lease, are records too). Rules as stated before each lease's
-# data (the equal wall-clock claim's before lease 3's); no look plan: shown beside the quick profile, not counted.
+# A GPU lease trains the four arms at the paper profile's settings until its deadline and scores the generators
+# they reached (`stop_at`, below): the records (one score row per scored generator, every logged row, each lease's
+# runs) are committed in results/paper/records/03_clipping_vs_gp/, and notebook 03 at the paper profile with
+# `gpu_records` set re-reads them here instead of training (no weights needed; the samples figures, drawn from the
+# generators on the lease, are records too). The four leases of 2026-11-26 ran benchmarks/gpu_paper_03.py and
+# score_paper_03.py (git history), which this section replaced with the same rules and record format. Rules as
+# stated before each lease's data (the equal wall-clock claim's before lease 3's); no look plan: shown beside the
+# quick profile, not counted.
 GPU_ARMS = [CLIP, GP_RMSPROP, GP_ADAM, DCGAN]
 GPU_RECORDS = ("checkpoints.csv", "histories.csv", "runs.json")
 GPU_SAMPLE_FIGURES = ("samples.png", "samples_equal_wall_clock.png")
 
 
 def read_gpu_records(records) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(score rows, histories, runs.json) from a records folder, checked: every file present, every arm scored."""
+    """(score rows, histories, runs.json with each arm's optimiser) of a records folder, or of several leases'
+    folders joined in order (the committed one and a new lease's records/): their seeds must not repeat (a lease
+    trains new seeds) and their scores share one protocol (sample counts). Nothing is written."""
+    folders = [Path(records)] if isinstance(records, (str, Path)) else [Path(r) for r in records]
+    if not folders:
+        raise ConfigError("gpu_records=[] is not allowed: one records folder or a list of them")
+    parts = [_read_records(f) for f in folders]
+    if len(parts) == 1:
+        return parts[0]
+    metas = [m for _, _, m in parts]
+    seeds = [seed for m in metas for seed in m["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"gpu_records: seeds {seeds} repeat across the leases' records; each lease trains its own")
+    protocols = {str(f): sorted(ck[["n_samples", "n_reference"]].drop_duplicates().itertuples(index=False, name=None))
+                 for f, (ck, _, _) in zip(folders, parts)}
+    if len({tuple(v) for v in protocols.values()}) > 1:
+        raise ConfigError(f"gpu_records: the leases were scored with other sample counts ({protocols}); scores of one "
+                          "table share one protocol")
+    arms = {}
+    for m in metas:
+        for arm, opt in m["arms"].items():
+            if arms.setdefault(arm, opt) != opt:
+                raise ConfigError(f"gpu_records: {arm} trained with {arms[arm]} on one lease and {opt} on another")
+    meta = {"gpu": " + ".join(sorted({m["gpu"] for m in metas})),
+            "torch": " + ".join(sorted({m["torch"] for m in metas})),
+            "per_gpu": metas[0]["per_gpu"], "seeds": seeds, "runs": [r for m in metas for r in m["runs"]],
+            "leases": [x for m in metas for x in m["leases"]], "arms": arms,
+            "command": " ; ".join(dict.fromkeys(m["command"] for m in metas if m.get("command")))}
+    return (pd.concat([ck for ck, _, _ in parts], ignore_index=True),
+            pd.concat([h for _, h, _ in parts], ignore_index=True), meta)
+
+
+def _read_records(records) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(score rows, histories, runs.json) from one records folder, checked: every file present, every arm scored."""
     records = Path(records)
     missing = [f for f in GPU_RECORDS if not (records / f).is_file()]
     if missing:
         raise ConfigError(f"gpu_records={str(records)!r} is not allowed: it lacks {', '.join(missing)} (a folder "
-                          "benchmarks/score_paper_03.py wrote, e.g. results/paper/records/03_clipping_vs_gp)")
+                          "a lease wrote (stop_at), e.g. results/paper/records/03_clipping_vs_gp)")
     ck, hist = pd.read_csv(records / "checkpoints.csv"), pd.read_csv(records / "histories.csv")
     meta = json.loads((records / "runs.json").read_text())
     # each arm's optimiser, from every lease's run records (the configs that trained): one per arm
@@ -314,7 +376,7 @@ def wall_clock_picks(leases: list[dict]) -> list[tuple[int, int, dict]]:
 
 def equal_wall_clock_claims(ck: pd.DataFrame, leases: list[dict], item: str) -> list[dict]:
     """DCGAN against GP at equal wall-clock, on the seeds of the leases that chose DCGAN's checkpoint at
-    GP's wall-clock (benchmarks/gpu_paper_03.py: the latest one within GP's mean time to the newest
+    GP's wall-clock (`dcgan_at_gp_wall_clock`: the latest one within GP's mean time to the newest
     common checkpoint). Rule, stated before lease 3's data: VERDICT_RULE (Welch, two-sided, p < 0.05)."""
     picks = wall_clock_picks(leases)
     if not picks:
@@ -344,6 +406,9 @@ def gpu_run(records, out_dir, save, profile: str) -> SimpleNamespace:
     ck, hist, meta = read_gpu_records(records)
     # the iterations scored for every run (DCGAN's checkpoints at GP's wall-clock are extra)
     common = sorted(set.intersection(*(set(g.iteration) for _, g in ck.groupby(["variant", "seed"]))))
+    if not common:
+        raise ConfigError(f"gpu_records={str(records)!r} is not allowed: its runs share no scored iteration (leases "
+                          "with other checkpoint_every were joined?)")
     at, configured = max(common), meta["runs"][0]["iterations_configured"]
     n_samples, n_reference = int(ck.n_samples.max()), int(ck.n_reference.max())
     claims = gpu_claims(ck, at, configured, n_samples, n_reference, meta["leases"], meta["arms"])
@@ -353,7 +418,8 @@ def gpu_run(records, out_dir, save, profile: str) -> SimpleNamespace:
         seeds = [seed for x in meta["leases"][:k] for seed in x["seeds"]]
         earlier.append({"leases": k, "seeds": seeds, "claims": gpu_claims(
             ck[ck.seed.isin(seeds)], at, configured, n_samples, n_reference, meta["leases"][:k], meta["arms"])})
-    return SimpleNamespace(records=records, out_dir=out_dir, save=save, profile=profile, ck=ck, hist=hist, meta=meta,
+    first = Path(records if isinstance(records, (str, Path)) else records[0])  # its samples figures are shown
+    return SimpleNamespace(records=first, out_dir=out_dir, save=save, profile=profile, ck=ck, hist=hist, meta=meta,
                            common=common, at=at, configured=configured, n_samples=n_samples, n_reference=n_reference,
                            claims=claims, earlier=earlier,
                            table=ck[ck.iteration == at].sort_values(["variant", "seed"]).reset_index(drop=True))
@@ -395,10 +461,7 @@ def gpu_report(s: SimpleNamespace) -> None:
                "n_samples": s.n_samples, "n_reference": s.n_reference, "sample_seed": 0,
                **C.summarize(ck[ck.iteration == at], "variant", ["kid", "fid", "wall_time"]), "claims": claims,
                "leases": meta["leases"], "pocock_boundary": POCOCK[looks], "claims_earlier_looks": earlier,
-               "command": "python benchmarks/gpu_paper_03.py on each GPU lease (each lease's commands and seconds: "
-                          "gpu_log*.txt) ; python benchmarks/score_paper_03.py "
-                          + " ".join("--lease " + " ".join(x["segments"]) for x in meta["leases"])
-                          + f" --n-samples {s.n_samples} --n-reference {s.n_reference}"}
+               "command": meta.get("command", "")}
     headline = {f"kid_{key}": get(arm).kid.mean() * 1e3 for key, arm in
                 (("gp", GP_ADAM), ("clip", CLIP), ("gp_rmsprop", GP_RMSPROP), ("dcgan", DCGAN))}
     C.write_metrics(s.out_dir, details, {"iteration": at, **headline}, declared=False)  # no look plan: not counted
@@ -432,6 +495,148 @@ def gpu_report(s: SimpleNamespace) -> None:
     display(Markdown(summary.split("\n", 2)[2]))  # its title is the notebook's
 
 
-__all__ = ["CLAIMS", "GPU_ARMS", "IMAGE_KID", "SETTLE", "equal_wall_clock_claims", "figures", "gpu_claims",
-           "gpu_figures", "gpu_report", "gpu_run", "preconditions", "read_gpu_records", "report", "run", "verdicts",
-           "wall_clock_picks", "weight_share_at_clip"]
+# ---------------------------------------------------------------------- a GPU lease: train to a deadline, record
+# Notebook 03 at the paper profile with `stop_at` (seconds): the four arms train at once to the deadline (each run
+# finishes its iteration, checkpoints and stops; a later call with the same runs folder resumes them), then the
+# generators every run reached are scored where they are (the newest common kept checkpoint and the one nearest
+# half of it, and DCGAN's latest within GP's mean wall-clock to the newest), and the lease's records are written
+# (records/ beside the page) and read back by `gpu_run`. A later lease trains new seeds; its records are committed
+# beside the earlier ones and `gpu_records` lists them all (`read_gpu_records` joins them in memory).
+class Deadline(Exception):
+    """The lease's training budget is spent."""
+
+
+def train_to_deadline(variants: dict[str, dict], seeds: list[int], runs_dir, seconds: float) -> None:
+    """Every (arm, seed) trains at once until `seconds` have passed (then each checkpoints and stops)."""
+    import signal
+
+    def stop(signum, frame):
+        raise Deadline()
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        run_grid({}, variants, seeds, runs_dir, executor="pool", workers=len(variants) * len(seeds))
+    except Deadline:
+        display(Markdown(f"Deadline after {seconds:g} s: every run checkpointed at the end of its iteration."))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def wall_clock_at(hist: pd.DataFrame, variant: str, seed: int, iteration: int) -> float:
+    """A run's wall-clock when it reached `iteration` (its last logged row before it)."""
+    h = hist[(hist.variant == variant) & (hist.seed == seed) & (hist.iteration < iteration)]
+    return float(h.wall_time.iloc[-1])
+
+
+def dcgan_at_gp_wall_clock(runs: list[dict], hist: pd.DataFrame, at: int) -> dict:
+    """GP's mean wall-clock to `at` iterations over its seeds, and for each DCGAN seed its latest kept
+    checkpoint reached no later (None when it kept none that early)."""
+    gp = [wall_clock_at(hist, GP_ADAM, r["seed"], at) for r in runs if r["variant"] == GP_ADAM]
+    limit = sum(gp) / len(gp)
+    chosen = {}
+    for r in runs:
+        if r["variant"] == DCGAN:
+            early = [it for it in r["kept"] if wall_clock_at(hist, DCGAN, r["seed"], it) <= limit]
+            chosen[str(r["seed"])] = max(early) if early else None
+    return {"gp_iteration": at, "gp_mean_wall_clock_s": limit, "checkpoints": chosen}
+
+
+def _generator(cfg: dict, out_dir, iteration: int):
+    state = read_checkpoint(kept_checkpoint(out_dir, iteration))
+    g = build_generator(TrainConfig(**{**cfg, "device": "cpu", "progress": False}))
+    g.load_state_dict(state["generator"])
+    return g.eval()
+
+
+def write_lease_records(variants: dict[str, dict], seeds: list[int], runs_dir, records, dataset: str,
+                        image_size: int, n_samples: int, n_reference: int, name: str = "lease1",
+                        command: str = "") -> Path:
+    """The lease's records from its run folders: runs.json, gpu_runs.json, histories.csv, checkpoints.csv (the
+    generators scored here, on this machine's device) and the samples figures. Returns the records folder."""
+    import torch
+
+    records = Path(records)
+    records.mkdir(parents=True, exist_ok=True)
+    runs, hists = [], []
+    for (arm, seed), cfg in grid_configs({}, variants, seeds, runs_dir).items():
+        if not last_checkpoint(cfg.out_dir).is_file():
+            raise ConfigError(f"stop_at: {arm} seed {seed} never started before the deadline; give the lease more "
+                              "seconds or fewer seeds")
+        h = pd.DataFrame(read_history(cfg.out_dir)).assign(variant=arm, seed=seed)
+        hists.append(h)
+        runs.append({"variant": arm, "seed": seed, "out_dir": cfg.out_dir, "config": cfg.to_dict(),
+                     "iterations_reached": int(read_checkpoint(last_checkpoint(cfg.out_dir))["iteration"]),
+                     "iterations_configured": cfg.iterations, "wall_time_s": float(h.wall_time.iloc[-1]),
+                     "kept": [int(p.stem.split("_")[1]) for p in kept_checkpoints(cfg.out_dir)]})
+    hist = pd.concat(hists, ignore_index=True)
+    common = sorted(set.intersection(*(set(r["kept"]) for r in runs)))
+    if not common:
+        raise ConfigError("stop_at: the runs kept no checkpoint in common before the deadline (checkpoint_every "
+                          f"is {runs[0]['config']['checkpoint_every']}); give the lease more seconds")
+    send = [common[-1], min(common[:-1], key=lambda c: abs(c - common[-1] / 2))] if len(common) > 1 else common
+    picks = dcgan_at_gp_wall_clock(runs, hist, common[-1])
+    items = [(it, r) for it in send for r in runs]
+    items += [(picks["checkpoints"][str(r["seed"])], r) for r in runs
+              if r["variant"] == DCGAN and picks["checkpoints"][str(r["seed"])] not in (None, *send)]
+    device = str(resolve_device("auto"))
+    # full fp32 convolutions and matmuls while scoring, as on the CPU (TF32 keeps 10 mantissa bits of each input)
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    rows, gens = [], {}
+    for it, r in items:
+        g = _generator(r["config"], r["out_dir"], it)
+        path = kept_checkpoint(r["out_dir"], it)
+        sc = fidelity.score(g, f"{dataset}-train", n_reference=n_reference, n_samples=n_samples,
+                            image_size=image_size, isc=False, seed=0, device=device)
+        rows.append({"variant": r["variant"], "seed": r["seed"], "iteration": it,
+                     "wall_time": wall_clock_at(hist, r["variant"], r["seed"], it), "kid": sc["kid_mean"],
+                     "kid_std": sc["kid_std"], "fid": sc["fid"], "n_samples": sc["n_samples"],
+                     "n_reference": sc["n_reference"], "file": f"{name}/{Path(r['out_dir']).name}/{path.name}",
+                     "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "scored_on": device.split(":")[0]})
+        gens[(r["variant"], r["seed"], it)] = g
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+    pd.DataFrame(rows).to_csv(records / "checkpoints.csv", index=False)
+    hist[["variant", "seed", "iteration", "wasserstein_estimate", "loss_critic", "loss_generator", "wall_time"]].to_csv(
+        records / "histories.csv", index=False)
+    meta = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none", "torch": torch.__version__,
+            "per_gpu": runs_per_gpu() if torch.cuda.is_available() else 1, "seeds": list(seeds)}
+    (records / "gpu_runs.json").write_text(json.dumps({**meta, "common_checkpoints": common, "runs": runs,
+                                                       "sent_checkpoints": send}, indent=1) + "\n")
+    (records / "runs.json").write_text(json.dumps({**meta, "runs": [
+        {k: r[k] for k in ("variant", "seed", "iterations_reached", "iterations_configured")} for r in runs],
+        "leases": [{"seeds": list(seeds), "segments": [name], "dcgan_at_gp_wall_clock": picks}],
+        "command": command}, indent=1) + "\n")
+    lease_samples(records, gens, seeds[0], common[-1], picks)
+    return records
+
+
+def lease_samples(records: Path, gens: dict, seed: int, at: int, picks: dict) -> None:
+    """samples.png: each arm's `seed` generator at `at`, the same fixed noise; samples_equal_wall_clock.png: GP at
+    `at` beside DCGAN at GP's wall-clock."""
+    fig, axes = plt.subplots(1, len(GPU_ARMS), figsize=(5 * len(GPU_ARMS), 5))
+    for ax, arm in zip(axes, GPU_ARMS):
+        ax.imshow(plots.image_grid_array(sample_generator(gens[(arm, seed, at)], 64, seed=0)))
+        ax.set_title(f"{arm}, {at:,} iterations")
+        ax.axis("off")
+    fig.savefig(records / "samples.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    it = picks["checkpoints"].get(str(seed))
+    if it is None:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+    for ax, (arm, i) in zip(axes, ((GP_ADAM, at), (DCGAN, it))):
+        ax.imshow(plots.image_grid_array(sample_generator(gens[(arm, seed, i)], 64, seed=0)))
+        ax.set_title(f"{arm} seed {seed}, {i:,} iterations")
+        ax.axis("off")
+    fig.suptitle("Equal wall-clock: GP at its newest common checkpoint, DCGAN at its latest checkpoint "
+                 "within GP's mean time", y=0.98)
+    fig.savefig(records / "samples_equal_wall_clock.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+__all__ = ["CLAIMS", "Deadline", "GPU_ARMS", "IMAGE_KID", "SETTLE", "dcgan_at_gp_wall_clock",
+           "equal_wall_clock_claims", "figures", "gpu_claims", "gpu_figures", "gpu_report", "gpu_run",
+           "preconditions", "read_gpu_records", "report", "run", "train_to_deadline", "verdicts",
+           "wall_clock_at", "wall_clock_picks", "weight_share_at_clip", "write_lease_records"]
