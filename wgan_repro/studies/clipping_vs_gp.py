@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import signal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,14 +22,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import torch
 from IPython.display import Markdown, display
 
-from .. import claims as C, experiments as E, plots, probes
-from ..fidelity import ScoringSpec
-from .. import fidelity
+from .. import claims as C, experiments as E, fidelity, plots, probes
 from ..config import TrainConfig
 from ..device import resolve_device, runs_per_gpu
 from ..errors import ConfigError
+from ..fidelity import ScoringSpec
 from ..grid import grid_configs, run_grid
 from ..looks import POCOCK
 from ..metrics import sample_generator
@@ -508,8 +509,6 @@ class Deadline(Exception):
 
 def train_to_deadline(variants: dict[str, dict], seeds: list[int], runs_dir, seconds: float) -> None:
     """Every (arm, seed) trains at once until `seconds` have passed (then each checkpoints and stops)."""
-    import signal
-
     def stop(signum, frame):
         raise Deadline()
 
@@ -555,8 +554,6 @@ def write_lease_records(variants: dict[str, dict], seeds: list[int], runs_dir, r
                         command: str = "") -> Path:
     """The lease's records from its run folders: runs.json, gpu_runs.json, histories.csv, checkpoints.csv (the
     generators scored here, on this machine's device) and the samples figures. Returns the records folder."""
-    import torch
-
     records = Path(records)
     records.mkdir(parents=True, exist_ok=True)
     runs, hists = [], []
