@@ -26,16 +26,15 @@ import torch
 from IPython.display import Markdown, display
 
 from .. import claims as C, experiments as E, fidelity, plots, probes
-from ..config import TrainConfig
 from ..device import resolve_device, runs_per_gpu
 from ..errors import ConfigError
 from ..fidelity import ScoringSpec
 from ..grid import grid_configs, run_grid
 from ..looks import POCOCK
 from ..metrics import sample_generator
-from ..models import build_generator
-from ..rundir import kept_checkpoint, kept_checkpoints, last_checkpoint, read_checkpoint, read_history
-from . import Claim
+from ..rundir import (kept_checkpoint, kept_checkpoints, last_checkpoint, load_generator, read_checkpoint,
+                      read_history)
+from . import Claim, required
 
 CLIP, GP_RMSPROP, GP_ADAM, DCGAN = "WGAN (clip)", "WGAN-GP (RMSProp)", "WGAN-GP", "DCGAN"
 SAME_OPTIMIZER = ("Even with the same optimizer, our method converges faster and to a better score than weight "
@@ -88,9 +87,7 @@ def verdicts(table: pd.DataFrame, variants: dict[str, dict], iterations: int, n_
             continue
         what = (f"KID ×1e3 after {iterations} generator iterations" if c.measure == "kid"
                 else f"FID on {n_samples} samples vs {n_reference} training images")
-        checked = [pre[name] for name in c.requires]
-        requires = C.precondition(" and ".join(p["what"] for p in checked), all(p["holds"] for p in checked),
-                                  "; ".join(p["measured"] for p in checked)) if checked else None
+        requires = required(c, pre)
         row = C.compared_claim(
             c.name, c.quote, what, (c.better, table[table.variant == c.better][c.measure].tolist()),
             (c.worse, table[table.variant == c.worse][c.measure].tolist()), higher_is_better=c.higher_is_better,
@@ -310,13 +307,6 @@ def _read_records(records) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return ck, hist, meta
 
 
-def _required(pre: dict[str, dict], names) -> dict | None:
-    """The named preconditions as one (what, holds, measured)."""
-    checked = [pre[name] for name in names]
-    return C.precondition(" and ".join(p["what"] for p in checked), all(p["holds"] for p in checked),
-                          "; ".join(p["measured"] for p in checked)) if checked else None
-
-
 def gpu_claims(ck: pd.DataFrame, at: int, configured: int, n_samples: int, n_reference: int,
                leases: list[dict] | None = None, arms: dict[str, dict] | None = None) -> list[dict]:
     """The four Fig. 3 claims on the scores in `ck` at iteration `at`, and the equal wall-clock claim
@@ -326,7 +316,7 @@ def gpu_claims(ck: pd.DataFrame, at: int, configured: int, n_samples: int, n_ref
     too (`preconditions` on the scores at `at`, `arms`: each arm's optimiser); the DCGAN claims require images."""
     get = lambda v: ck[(ck.variant == v) & (ck.iteration == at)].sort_values("seed")  # noqa: E731
     pre = preconditions(ck[ck.iteration == at], arms or {})
-    declared = {c.id: _required(pre, c.requires) for c in CLAIMS}
+    declared = {c.id: required(c, pre) for c in CLAIMS}
     item = (f"WGAN-GP Fig. 3 (paper-profile runs on a GPU, stopped at {at:,} of "
             f"{configured:,} iterations)")
     what = (f"KID ×1e3 after {at:,} generator iterations ({n_samples} samples vs {n_reference} "
@@ -352,7 +342,7 @@ def gpu_claims(ck: pd.DataFrame, at: int, configured: int, n_samples: int, n_ref
                          f"and by GP after {get(GP_ADAM).wall_time.mean():.0f} s (means over seeds)",
                          ("DCGAN", get(DCGAN).kid.tolist()), ("GP", get(GP_ADAM).kid.tolist()),
                          higher_is_better=False, item=item, scale=1e3, id="03.gpu_dcgan_ahead_in_wall_clock",
-                         requires=_required(pre, ("images",))),
+                         requires=pre["images"]),
     ]
     # lower KID reached sooner shows DCGAN ahead in wall-clock; anything else settles nothing, since DCGAN's
     # generators at GP's wall-clock (its later checkpoints) were not brought back (rule stated before the data)
@@ -542,13 +532,6 @@ def dcgan_at_gp_wall_clock(runs: list[dict], hist: pd.DataFrame, at: int) -> dic
     return {"gp_iteration": at, "gp_mean_wall_clock_s": limit, "checkpoints": chosen}
 
 
-def _generator(cfg: dict, out_dir, iteration: int):
-    state = read_checkpoint(kept_checkpoint(out_dir, iteration))
-    g = build_generator(TrainConfig(**{**cfg, "device": "cpu", "progress": False}))
-    g.load_state_dict(state["generator"])
-    return g.eval()
-
-
 def write_lease_records(variants: dict[str, dict], seeds: list[int], runs_dir, records, dataset: str,
                         image_size: int, n_samples: int, n_reference: int, name: str = "lease1",
                         command: str = "") -> Path:
@@ -583,8 +566,8 @@ def write_lease_records(variants: dict[str, dict], seeds: list[int], runs_dir, r
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     rows, gens = [], {}
     for it, r in items:
-        g = _generator(r["config"], r["out_dir"], it)
         path = kept_checkpoint(r["out_dir"], it)
+        g, _ = load_generator(path)
         sc = fidelity.score(g, f"{dataset}-train", n_reference=n_reference, n_samples=n_samples,
                             image_size=image_size, isc=False, seed=0, device=device)
         rows.append({"variant": r["variant"], "seed": r["seed"], "iteration": it,

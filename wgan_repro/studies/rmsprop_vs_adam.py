@@ -21,7 +21,7 @@ from .. import claims as C, experiments as E, plots
 from ..fidelity import ScoringSpec
 from ..presets import load_preset
 from ..metrics import sample_generator
-from . import MNIST_IMAGE_KID, Claim
+from . import MNIST_IMAGE_KID, Claim, required
 
 ADAM = dict(optimizer="adam", lr_g=5e-5, lr_d=5e-5, beta1=0.5, beta2=0.999)  # the WGAN code's --adam
 CLIP_RMSPROP, CLIP_ADAM, GP_ADAM = "clip + RMSProp", "clip + Adam", "GP + Adam"
@@ -45,21 +45,20 @@ CLAIMS = (
 MEASURES = {"kid": ("KID ×1e3", 1e3, 2), "instability": ("instability of the W estimate", 1.0, 4)}
 
 
-def preconditions(table: pd.DataFrame) -> dict[str, dict]:
-    """Each named precondition, checked on the per-run table; "images" is checked per claim on its two arms."""
+def preconditions(table: pd.DataFrame, arms: tuple[str, str]) -> dict[str, dict]:
+    """Each named precondition, checked on the per-run table for one claim's two arms."""
     kid = table.groupby("variant", sort=False).kid.mean()
-    return {"images": lambda arms: C.precondition(
+    return {"images": C.precondition(
         f"both compared arms' samples are images (mean KID < {MNIST_IMAGE_KID}, the MNIST threshold of notebook 05)",
         all(kid[a] < MNIST_IMAGE_KID for a in arms), "mean KID " + ", ".join(f"{a} {kid[a]:.4f}" for a in arms))}
 
 
 def verdicts(table: pd.DataFrame, iterations: int) -> list[dict]:
     """Every declared claim, decided from the per-run table (variant, seed, kid, instability)."""
-    pre, rows = preconditions(table), []
+    rows = []
     for c in CLAIMS:
-        checked = [pre[name]((c.better, c.worse)) for name in c.requires]
-        requires = C.precondition(" and ".join(p["what"] for p in checked), all(p["holds"] for p in checked),
-                                  "; ".join(p["measured"] for p in checked)) if checked else None
+        pre = preconditions(table, (c.better, c.worse))
+        requires = required(c, pre)
         label, scale, digits = MEASURES[c.measure]
         get = lambda v: table[table.variant == v][c.measure].tolist()  # noqa: E731
         rows.append(C.compared_claim(
